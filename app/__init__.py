@@ -1,0 +1,1 @@
+"""PixyProxy: images generated from text prompts, stored and served back over HTTP."""

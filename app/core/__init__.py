@@ -1,0 +1,1 @@
+"""Models, settings, the exception tree and the backend interfaces; imports nothing of ours."""

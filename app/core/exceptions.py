@@ -1,0 +1,186 @@
+"""The one exception tree of PixyProxy.
+
+Every error the service raises on purpose is a ``PixyProxyException``. Each class carries the
+HTTP status and the stable machine-readable ``code`` that the web layer renders as an RFC 9457
+problem; lower layers raise them without knowing anything about HTTP frameworks.
+
+    PixyProxyException               500 internal_error
+    ├── ConfigurationError           500 configuration_error      settings refused at start
+    ├── InvalidRequest               422 invalid_request          bad client input
+    ├── NotAuthenticated             401 not_authenticated        no valid API key
+    ├── ImageNotFound                404 image_not_found          no image has that guid
+    ├── ContentMissing               404 content_missing          a row whose bytes are gone
+    ├── ServiceUnavailable           503 service_unavailable      a dependency is down
+    │   ├── DatabaseUnavailable      503 database_unavailable
+    │   └── StorageUnavailable       503 storage_unavailable
+    ├── DatabaseError                500 database_error           a statement was refused
+    ├── StorageError                 500 storage_error            a store operation was refused
+    └── GenerationFailed             502 generation_failed        no usable image
+        ├── PromptRejected           422 prompt_rejected          the provider's safety system
+        ├── ProviderRateLimited      503 provider_rate_limited    retryable after retry_after
+        ├── ProviderQuotaExceeded    503 provider_quota_exceeded  not retryable soon
+        ├── ProviderTimeout          504 provider_timeout         no answer in time
+        ├── ProviderError            502 provider_error           failed or unreachable
+        ├── GenerationEmpty          502 generation_empty         an answer without an image
+        └── InvalidImage             502 invalid_image            bytes that are no known image
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PixyProxyException(Exception):
+    """Base of every error PixyProxy raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        retry_after: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        self.retry_after = retry_after
+        self.extra = extra or {}
+        super().__init__(self.detail)
+
+
+class ConfigurationError(PixyProxyException):
+    """Raised at start when the settings cannot work together."""
+
+    code = "configuration_error"
+    title = "Invalid configuration"
+
+
+class InvalidRequest(PixyProxyException):
+    """Raised when input that a client controls is malformed."""
+
+    status = 422
+    code = "invalid_request"
+    title = "Invalid request"
+
+
+class NotAuthenticated(PixyProxyException):
+    """Raised when a private route is called without a valid API key."""
+
+    status = 401
+    code = "not_authenticated"
+    title = "Not authenticated"
+
+
+class ImageNotFound(PixyProxyException):
+    """Raised when no image has the requested guid."""
+
+    status = 404
+    code = "image_not_found"
+    title = "Image not found"
+
+
+class ContentMissing(PixyProxyException):
+    """Raised when an image's row exists but its bytes are gone from the store."""
+
+    status = 404
+    code = "content_missing"
+    title = "Image content missing"
+
+
+class ServiceUnavailable(PixyProxyException):
+    """Raised when a dependency cannot be reached; the client may retry later."""
+
+    status = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """Raised when the database cannot be reached or dropped the connection."""
+
+    code = "database_unavailable"
+    title = "Database unavailable"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """Raised when the blob store cannot be reached."""
+
+    code = "storage_unavailable"
+    title = "Storage unavailable"
+
+
+class DatabaseError(PixyProxyException):
+    """Raised when the database refuses a statement for a reason other than reachability."""
+
+    code = "database_error"
+    title = "Database error"
+
+
+class StorageError(PixyProxyException):
+    """Raised when the blob store refuses an operation for a reason other than reachability."""
+
+    code = "storage_error"
+    title = "Storage error"
+
+
+class GenerationFailed(PixyProxyException):
+    """Raised when the generator produced no usable image."""
+
+    status = 502
+    code = "generation_failed"
+    title = "Image generation failed"
+
+
+class PromptRejected(GenerationFailed):
+    """Raised when the provider's safety system rejects the prompt; never retried."""
+
+    status = 422
+    code = "prompt_rejected"
+    title = "Prompt rejected"
+
+
+class ProviderRateLimited(GenerationFailed):
+    """Raised when the provider asks us to slow down; retryable after ``retry_after``."""
+
+    status = 503
+    code = "provider_rate_limited"
+    title = "Image provider rate limit reached"
+
+
+class ProviderQuotaExceeded(GenerationFailed):
+    """Raised when the provider account has no quota left; retrying soon will not help."""
+
+    status = 503
+    code = "provider_quota_exceeded"
+    title = "Image provider quota exhausted"
+
+
+class ProviderTimeout(GenerationFailed):
+    """Raised when the provider gave no answer within the configured timeout."""
+
+    status = 504
+    code = "provider_timeout"
+    title = "Image provider timed out"
+
+
+class ProviderError(GenerationFailed):
+    """Raised when the provider failed, refused our credentials or could not be reached."""
+
+    code = "provider_error"
+    title = "Image provider error"
+
+
+class GenerationEmpty(GenerationFailed):
+    """Raised when the provider answered without an image."""
+
+    code = "generation_empty"
+    title = "No image was generated"
+
+
+class InvalidImage(GenerationFailed):
+    """Raised when generated bytes are not an image of a type we serve."""
+
+    code = "invalid_image"
+    title = "Generated content is not an image"

@@ -1,0 +1,54 @@
+"""The interfaces each backend implements; concrete classes are chosen in ``app.main``.
+
+Repositories and blob stores are blocking (pymysql, sqlite3, boto3): the service layer calls
+them from the thread pool. Generators are async.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+from app.core.models import ImageDetail
+
+
+class ImageRepository(Protocol):
+    """Image metadata: one row per image, looked up by guid."""
+
+    def add(self, image: ImageDetail) -> None:
+        """Insert the row of a new image."""
+
+    def get(self, guid: UUID) -> ImageDetail:
+        """Return the image with this guid, or raise ``ImageNotFound``."""
+
+    def list(self, *, limit: int, offset: int) -> list[ImageDetail]:
+        """Return images newest first."""
+
+    def close(self) -> None:
+        """Release pooled connections."""
+
+
+class BlobStore(Protocol):
+    """Image bytes, addressed by keys that PixyProxy generates (never by client input)."""
+
+    def key_for(self, name: str) -> str:
+        """The full object key for a generated name (adds the store's prefix, if any)."""
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Store ``data`` under ``key``, completely or not at all."""
+
+    def get(self, key: str) -> bytes:
+        """Return the bytes under ``key``, or raise ``ContentMissing``."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+
+
+class ImageGenerator(Protocol):
+    """Turns a prompt into image bytes."""
+
+    async def generate(self, prompt: str) -> bytes:
+        """Return the bytes of one image drawn for ``prompt``."""
+
+    async def close(self) -> None:
+        """Release network clients."""

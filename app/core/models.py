@@ -1,0 +1,48 @@
+"""Pydantic models: what clients send in and what they get back."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PROMPT_MAX_LENGTH = 4000
+"""Longest prompt accepted, in characters (OpenAI's limit for DALL-E 3, the strictest model)."""
+
+_ALLOWED_CONTROLS = frozenset("\n\r\t")
+
+
+class ImageCreate(BaseModel):
+    """The body of ``POST /image``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=PROMPT_MAX_LENGTH,
+        description="What the image should show.",
+        examples=["a rubber duck on a sink"],
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _printable(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise ValueError("prompt must not be blank")
+        if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in prompt):
+            raise ValueError("prompt must not contain control characters")
+        return prompt
+
+
+class ImageDetail(BaseModel):
+    """What PixyProxy knows about one image; the same on every read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    guid: UUID = Field(description="The image's public identifier.")
+    prompt: str = Field(description="The prompt the image was generated from.")
+    filename: str = Field(description="The key of the image's bytes in the store.")
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,78 @@
+"""The one settings object: every value PixyProxy reads from the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.core.exceptions import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Configuration from ``PIXY_*`` environment variables (and a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PIXY_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///pixyproxy.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    storage_url: str = "file://./images"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_create_bucket: bool = False
+    generator: Literal["offline", "openai"] = "offline"
+    openai_model: str = "gpt-image-2"
+    openai_size: str = "1024x1024"
+    openai_timeout: float = Field(default=300.0, gt=0)
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PIXY_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PIXY_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_api_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("s3_endpoint_url", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def check_exposure(self) -> None:
+        """Refuse to serve private routes without keys on anything but loopback."""
+        if not self.api_keys and not is_loopback(self.host):
+            raise ConfigurationError(
+                f"refusing to listen on {self.host} without PIXY_API_KEYS: "
+                "set API keys, or bind to 127.0.0.1 for local use"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether a bind address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

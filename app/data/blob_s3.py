@@ -1,0 +1,100 @@
+"""Image bytes in an S3-compatible bucket (AWS S3, MinIO, moto) through boto3."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from app.core.exceptions import ContentMissing, StorageError, StorageUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_THROTTLE_CODES = frozenset({"SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError"})
+
+
+class S3BlobStore:
+    """The ``BlobStore`` on one bucket, optionally under a key prefix."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str = "") -> None:
+        self._client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def ensure_ready(self, *, create: bool, region: str | None = None) -> None:
+        """Check the bucket is reachable; create it first when asked to."""
+        try:
+            if create and not self._bucket_exists():
+                self._create_bucket(region)
+            self._client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, f"bucket {self.bucket}") from exc
+
+    def key_for(self, name: str) -> str:
+        """The object key for a generated name, under the configured prefix."""
+        return self.prefix + name
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Upload ``data`` in one request: S3 makes an object whole or not at all."""
+        try:
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, key) from exc
+
+    def get(self, key: str) -> bytes:
+        """Return the bytes under ``key``."""
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=key)
+            return response["Body"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, key) from exc
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; S3 treats removing a missing key as success."""
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, key) from exc
+
+    def _bucket_exists(self) -> bool:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING_CODES | {"NoSuchBucket"}:
+                return False
+            raise
+        return True
+
+    def _create_bucket(self, region: str | None) -> None:
+        try:
+            if region and region != "us-east-1":
+                self._client.create_bucket(
+                    Bucket=self.bucket,
+                    CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+                )
+            else:
+                self._client.create_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            # Another replica creating it at the same moment is fine.
+            if _error_code(exc) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                raise
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _translate(exc: BotoCoreError | ClientError, what: str) -> Exception:
+    if isinstance(exc, BotoCoreError):
+        return StorageUnavailable("the image store is unreachable")
+    code = _error_code(exc)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if code in _MISSING_CODES:
+        return ContentMissing(f"the stored object {what} is missing")
+    if code in _THROTTLE_CODES or status >= 500:
+        return StorageUnavailable("the image store is unavailable")
+    return StorageError(f"the image store refused an operation ({code or status})")

@@ -1,0 +1,224 @@
+"""Connections to MySQL or SQLite, pooled, with driver errors translated to ours.
+
+SQL in this package is written once with ``:name`` parameters; for MySQL it is rewritten to
+pymysql's ``%(name)s`` style, so no statement is ever built from input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import pymysql
+import pymysql.cursors
+
+from app.core.exceptions import (
+    ConfigurationError,
+    DatabaseError,
+    DatabaseUnavailable,
+    PixyProxyException,
+)
+
+Dialect = Literal["mysql", "sqlite"]
+Row = dict[str, Any]
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# MySQL client error codes that mean the server is unreachable or the connection is gone.
+_MYSQL_CONNECTION_ERRORS = frozenset({2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213})
+_POOL_WAIT_SECONDS = 10.0
+_IDLE_PING_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A parsed ``PIXY_DATABASE_URL``."""
+
+    dialect: Dialect
+    path: str = ""
+    host: str = ""
+    port: int = 3306
+    user: str = ""
+    password: str = ""
+    database: str = ""
+
+
+def parse_database_url(url: str) -> DatabaseUrl:
+    """Parse ``sqlite:///relative.db``, ``sqlite:////abs.db`` or ``mysql://u:p@host:port/db``."""
+    scheme, _, rest = url.partition("://")
+    if scheme == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        if not path or path == ":memory:":
+            raise ConfigurationError("PIXY_DATABASE_URL needs an SQLite file path")
+        return DatabaseUrl(dialect="sqlite", path=path)
+    if scheme in ("mysql", "mysql+pymysql"):
+        parts = urlsplit(url)
+        database = parts.path.lstrip("/")
+        if not parts.hostname or not database:
+            raise ConfigurationError("PIXY_DATABASE_URL needs mysql://user:pass@host:port/db")
+        return DatabaseUrl(
+            dialect="mysql",
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            database=database,
+        )
+    raise ConfigurationError("PIXY_DATABASE_URL must start with sqlite:/// or mysql://")
+
+
+@lru_cache(maxsize=256)
+def to_pyformat(sql: str) -> str:
+    """Rewrite ``:name`` parameters as pymysql's ``%(name)s``, escaping literal percents."""
+    return _NAMED_PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+class Database:
+    """A fixed-size pool of connections to one database."""
+
+    def __init__(self, url: DatabaseUrl, connect: Callable[[], Any], *, pool_size: int) -> None:
+        self.url = url
+        self.dialect: Dialect = url.dialect
+        self._connect = connect
+        self._idle: queue.LifoQueue[tuple[Any, float]] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """Borrow a connection for one unit of work; it is committed or rolled back on return."""
+        if not self._slots.acquire(timeout=_POOL_WAIT_SECONDS):
+            raise DatabaseUnavailable("no database connection became free in time")
+        conn = None
+        try:
+            conn = self._checkout()
+            yield conn
+            conn.commit()
+        except BaseException as exc:
+            if conn is not None:
+                conn = self._discard_or_rollback(conn, exc)
+            if _is_driver_error(exc):
+                raise self.translate(exc) from exc
+            raise
+        finally:
+            if conn is not None:
+                self._idle.put((conn, time.monotonic()))
+            self._slots.release()
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement in its own transaction; return the affected row count."""
+        with self.connection() as conn:
+            cursor = conn.cursor()
+            cursor.execute(self.prepare(sql), dict(params or {}))
+            return int(cursor.rowcount)
+
+    def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run one query and return its rows as dicts."""
+        with self.connection() as conn:
+            cursor = conn.cursor()
+            cursor.execute(self.prepare(sql), dict(params or {}))
+            return [dict(row) for row in cursor.fetchall()]
+
+    def prepare(self, sql: str) -> str:
+        """The statement in this driver's parameter style."""
+        return to_pyformat(sql) if self.dialect == "mysql" else sql
+
+    def translate(self, exc: BaseException) -> PixyProxyException:
+        """Map a driver exception onto the PixyProxy exception tree."""
+        if isinstance(exc, pymysql.err.OperationalError | pymysql.err.InterfaceError):
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            if isinstance(exc, pymysql.err.InterfaceError) or code in _MYSQL_CONNECTION_ERRORS:
+                return DatabaseUnavailable("the database is unreachable")
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return DatabaseUnavailable("the database is busy")
+        return DatabaseError("the database refused the statement")
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        while True:
+            try:
+                conn, _ = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            _close_quietly(conn)
+
+    def _checkout(self) -> Any:
+        try:
+            conn, idle_since = self._idle.get_nowait()
+        except queue.Empty:
+            return self._connect()
+        if self.dialect == "mysql" and time.monotonic() - idle_since > _IDLE_PING_SECONDS:
+            # A connection idle for a while may have been closed by the server or a proxy.
+            try:
+                conn.ping(reconnect=True)
+            except pymysql.err.MySQLError:
+                _close_quietly(conn)
+                return self._connect()
+        return conn
+
+    def _discard_or_rollback(self, conn: Any, exc: BaseException) -> Any:
+        """Roll back after a failed unit of work; drop the connection if it is broken."""
+        if _is_driver_error(exc) and isinstance(self.translate(exc), DatabaseUnavailable):
+            _close_quietly(conn)
+            return None
+        try:
+            conn.rollback()
+        except Exception:
+            _close_quietly(conn)
+            return None
+        return conn
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    return isinstance(exc, pymysql.err.MySQLError | sqlite3.Error)
+
+
+def _close_quietly(conn: Any) -> None:
+    with contextlib.suppress(Exception):  # the connection is being thrown away either way
+        conn.close()
+
+
+def open_database(url: str, *, pool_size: int) -> Database:
+    """Build the pool for ``PIXY_DATABASE_URL``; connections are opened on first use."""
+    parsed = parse_database_url(url)
+    if parsed.dialect == "sqlite":
+        return Database(parsed, lambda: _connect_sqlite(parsed.path), pool_size=pool_size)
+    return Database(parsed, lambda: _connect_mysql(parsed), pool_size=pool_size)
+
+
+def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
+    try:
+        return pymysql.connect(
+            host=url.host,
+            port=url.port,
+            user=url.user,
+            password=url.password,
+            database=url.database,
+            charset="utf8mb4",
+            cursorclass=pymysql.cursors.DictCursor,
+            autocommit=False,
+            connect_timeout=5,
+            read_timeout=30,
+            write_timeout=30,
+            init_command="SET time_zone = '+00:00'",
+        )
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseUnavailable("the database is unreachable") from exc
+
+
+def _connect_sqlite(path: str) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level="DEFERRED")
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn

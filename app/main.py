@@ -1,0 +1,133 @@
+"""Builds the app from settings: the one place that wires concrete parts together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import anyio.to_thread
+import boto3
+import openai
+import structlog
+from botocore.config import Config
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from app.core.exceptions import ConfigurationError, PixyProxyException
+from app.core.interfaces import ImageGenerator
+from app.core.log_setup import configure_logging
+from app.core.settings import Settings, get_settings
+from app.data.blob_local import LocalBlobStore
+from app.data.blob_s3 import S3BlobStore
+from app.data.database import open_database
+from app.data.image_repository import SqlImageRepository
+from app.data.init import init_database
+from app.service.generators.offline import OfflineImageGenerator
+from app.service.generators.openai import OpenAIImageGenerator
+from app.service.private import ImageCreator
+from app.service.public import ImageReader
+from app.web.errors import handle_exception
+from app.web.request_log import RequestLogMiddleware
+from app.web.routers import private, public
+
+log = structlog.get_logger(__name__)
+
+
+def build_store(settings: Settings) -> LocalBlobStore | S3BlobStore:
+    """The blob store that ``PIXY_STORAGE_URL`` names."""
+    scheme, _, rest = settings.storage_url.partition("://")
+    if scheme == "file" and rest:
+        return LocalBlobStore(Path(rest))
+    if scheme == "s3" and rest.split("/", 1)[0]:
+        bucket, _, prefix = rest.partition("/")
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            config=Config(
+                retries={"max_attempts": 3, "mode": "standard"},
+                max_pool_connections=settings.database_pool_size * 2,
+                connect_timeout=5,
+                read_timeout=30,
+            ),
+        )
+        return S3BlobStore(client, bucket, prefix)
+    raise ConfigurationError("PIXY_STORAGE_URL must be file://<folder> or s3://<bucket>[/<prefix>]")
+
+
+def build_generator(settings: Settings) -> ImageGenerator:
+    """The generator that ``PIXY_GENERATOR`` names."""
+    if settings.generator == "offline":
+        return OfflineImageGenerator()
+    api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    if not api_key:
+        raise ConfigurationError("PIXY_GENERATOR=openai needs OPENAI_API_KEY")
+    client = openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout,
+        max_retries=0,  # a retried generation may be billed twice
+    )
+    return OpenAIImageGenerator(client, model=settings.openai_model, size=settings.openai_size)
+
+
+async def _prepare_store(settings: Settings, store: LocalBlobStore | S3BlobStore) -> None:
+    if isinstance(store, S3BlobStore):
+        ready = partial(
+            store.ensure_ready, create=settings.s3_create_bucket, region=settings.s3_region
+        )
+        await anyio.to_thread.run_sync(ready)
+    else:
+        await anyio.to_thread.run_sync(store.ensure_ready)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.check_exposure()
+    database = open_database(settings.database_url, pool_size=settings.database_pool_size)
+    await anyio.to_thread.run_sync(init_database, database)
+    repository = SqlImageRepository(database)
+    store = build_store(settings)
+    await _prepare_store(settings, store)
+    generator = build_generator(settings)
+    app.state.reader = ImageReader(repository=repository, store=store)
+    app.state.creator = ImageCreator(repository=repository, store=store, generator=generator)
+    log.info(
+        "service_ready",
+        database=database.dialect,
+        storage=type(store).__name__,
+        generator=settings.generator,
+        auth="on" if settings.api_keys else "off",
+    )
+    try:
+        yield
+    finally:
+        await generator.close()
+        repository.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app; its parts are created when it starts, not at import."""
+    settings = settings or get_settings()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    app = FastAPI(
+        title="PixyProxy",
+        version="0.1.0",
+        summary="Images generated from text prompts, stored, and served back.",
+        lifespan=_lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.include_router(public.router)
+    app.include_router(private.router)
+    for handled in (PixyProxyException, RequestValidationError, HTTPException):
+        app.add_exception_handler(handled, handle_exception)
+    app.add_middleware(RequestLogMiddleware)
+    return app
+
+
+app = create_app()

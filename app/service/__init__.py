@@ -1,0 +1,1 @@
+"""Use cases: public reads (``public``) and private writes (``private``), plus the generators."""

@@ -1,0 +1,88 @@
+"""A generator backed by OpenAI's images API, through the ``openai`` package's async client."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import openai
+import structlog
+
+from app.core.exceptions import (
+    GenerationEmpty,
+    GenerationFailed,
+    InvalidImage,
+    PromptRejected,
+    ProviderError,
+    ProviderQuotaExceeded,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+
+_SAFETY_CODES = frozenset({"content_policy_violation", "moderation_blocked", "safety_violation"})
+_DEFAULT_RETRY_AFTER = 30
+
+log = structlog.get_logger(__name__)
+
+
+class OpenAIImageGenerator:
+    """The ``ImageGenerator`` that asks OpenAI for one base64 image per prompt."""
+
+    def __init__(self, client: openai.AsyncOpenAI, *, model: str, size: str) -> None:
+        self._client = client
+        self._model = model
+        self._size = size
+
+    async def generate(self, prompt: str) -> bytes:
+        """Ask for one image and decode it; every provider failure becomes one of ours."""
+        try:
+            response = await self._client.images.generate(
+                model=self._model, prompt=prompt, size=self._size, n=1
+            )
+        except openai.APIError as exc:
+            raise provider_failure(exc) from exc
+        encoded = response.data[0].b64_json if response.data else None
+        if not encoded:
+            raise GenerationEmpty("the image provider answered without an image")
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidImage("the image provider sent data that is not base64") from exc
+
+    async def close(self) -> None:
+        """Close the HTTP connections of the client."""
+        await self._client.close()
+
+
+def provider_failure(exc: openai.APIError) -> GenerationFailed:
+    """Map an ``openai`` exception onto the PixyProxy exception tree."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeout("the image provider did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError("the image provider could not be reached")
+    if not isinstance(exc, openai.APIStatusError):
+        return ProviderError("the image provider sent an answer that could not be read")
+    request_id = {"provider_request_id": exc.request_id} if exc.request_id else {}
+    log.warning("provider_error", status=exc.status_code, code=exc.code, **request_id)
+    if isinstance(exc, openai.RateLimitError):
+        if exc.code == "insufficient_quota":
+            return ProviderQuotaExceeded("the image provider account has no quota left")
+        return ProviderRateLimited(
+            "the image provider is rate limiting us; retry later",
+            retry_after=_retry_after(exc),
+        )
+    if isinstance(exc, openai.BadRequestError) and exc.code in _SAFETY_CODES:
+        return PromptRejected(
+            "the image provider's safety system rejected the prompt", extra=request_id
+        )
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ProviderError("the image provider refused our credentials")
+    return ProviderError(f"the image provider failed (HTTP {exc.status_code})")
+
+
+def _retry_after(exc: openai.APIStatusError) -> int:
+    value = exc.response.headers.get("retry-after", "")
+    try:
+        return max(1, int(float(value)))
+    except ValueError:
+        return _DEFAULT_RETRY_AFTER

@@ -1,0 +1,79 @@
+"""Private use cases, the ones that spend money or change data: generating an image."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from functools import partial
+from uuid import uuid4
+
+import anyio.to_thread
+import structlog
+from PIL import Image, UnidentifiedImageError
+
+from app.core.exceptions import InvalidImage
+from app.core.image_types import ImageType, sniff_image_type
+from app.core.interfaces import BlobStore, ImageGenerator, ImageRepository
+from app.core.models import ImageCreate, ImageDetail
+
+log = structlog.get_logger(__name__)
+
+
+def check_image(data: bytes) -> ImageType:
+    """Return the type of ``data`` if it is a whole image we serve, else raise ``InvalidImage``."""
+    image_type = sniff_image_type(data)
+    if image_type is None:
+        raise InvalidImage("the generator returned data that is not an image")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImage("the generator returned a damaged image") from exc
+    return image_type
+
+
+class ImageCreator:
+    """Generates images, stores their bytes and records them."""
+
+    def __init__(
+        self, *, repository: ImageRepository, store: BlobStore, generator: ImageGenerator
+    ) -> None:
+        self._repository = repository
+        self._store = store
+        self._generator = generator
+
+    async def generate(self, request: ImageCreate) -> ImageDetail:
+        """Generate an image for the prompt; the bytes are stored before the row is written."""
+        request = ImageCreate.model_validate(request.model_dump())
+        data = await self._generator.generate(request.prompt)
+        image_type = await anyio.to_thread.run_sync(check_image, data)
+        guid = uuid4()
+        now = datetime.now(UTC)
+        detail = ImageDetail(
+            guid=guid,
+            prompt=request.prompt,
+            filename=self._store.key_for(f"{guid}.{image_type.extension}"),
+            created_at=now,
+            updated_at=now,
+        )
+        put = partial(self._store.put, detail.filename, data, content_type=image_type.media_type)
+        await anyio.to_thread.run_sync(put)
+        await self._record(detail)
+        log.info("image_created", guid=str(guid), filename=detail.filename, size=len(data))
+        return detail
+
+    async def _record(self, detail: ImageDetail) -> None:
+        """Insert the row; if that fails, remove the stored bytes so nothing is orphaned."""
+        try:
+            await anyio.to_thread.run_sync(self._repository.add, detail)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._remove_orphan(detail.filename)
+            raise
+
+    async def _remove_orphan(self, key: str) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._store.delete, key)
+            log.warning("orphan_object_removed", key=key)
+        except Exception:
+            log.exception("orphan_object_left", key=key)

@@ -1,0 +1,1 @@
+"""HTTP: routers, dependencies, request logging and the single exception handler."""

@@ -1,0 +1,68 @@
+"""Dependencies of the routes: the services of this app and the API-key check."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core.exceptions import NotAuthenticated
+from app.core.settings import Settings
+from app.service.private import ImageCreator
+from app.service.public import ImageReader
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from PIXY_API_KEYS.")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key from PIXY_API_KEYS."
+)
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the running app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_reader(request: Request) -> ImageReader:
+    """The public use cases."""
+    reader: ImageReader = request.app.state.reader
+    return reader
+
+
+def get_creator(request: Request) -> ImageCreator:
+    """The private use cases."""
+    creator: ImageCreator = request.app.state.creator
+    return creator
+
+
+def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
+    """Compare against every key in constant time, so timing tells nothing about any of them."""
+    given = candidate.encode("utf-8")
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(given, key.encode("utf-8"))
+    return found
+
+
+def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key_header)],
+) -> None:
+    """Let the request through only with a configured key (or when no keys are configured)."""
+    keys = tuple(key.get_secret_value() for key in settings.api_keys)
+    if not keys:
+        return
+    candidate = bearer.credentials if bearer else header_key
+    if not candidate or not key_matches(candidate, keys):
+        raise NotAuthenticated(
+            "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key'"
+        )
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ImageReaderDep = Annotated[ImageReader, Depends(get_reader)]
+ImageCreatorDep = Annotated[ImageCreator, Depends(get_creator)]
+ApiKeyDep = Depends(require_api_key)

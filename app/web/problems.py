@@ -1,0 +1,50 @@
+"""RFC 9457 problem details: the one JSON shape of every error response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An error, as ``application/problem+json``."""
+
+    type: str = Field(examples=["urn:pixyproxy:problem:image_not_found"])
+    title: str = Field(examples=["Image not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["no image has the guid 1c8e..."])
+    instance: str = Field(description="The path of the request.", examples=["/image/1c8e..."])
+    code: str = Field(description="Stable machine-readable code.", examples=["image_not_found"])
+    request_id: str = Field(description="Also in the X-Request-ID header and the logs.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For invalid requests: what was wrong, where."
+    )
+
+
+def problem_type(code: str) -> str:
+    """The problem type URI for a stable code."""
+    return f"urn:pixyproxy:problem:{code}"
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the problems a route can answer with."""
+    descriptions = {
+        401: "Missing or invalid API key",
+        404: "No image with that guid",
+        422: "Invalid request, or the prompt was rejected",
+        500: "Unexpected error",
+        502: "The generator returned no usable image",
+        503: "A dependency is unavailable, or the provider is rate limiting; see Retry-After",
+        504: "The image provider timed out",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": descriptions[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,1 @@
+"""The public and private resources of the HTTP API."""

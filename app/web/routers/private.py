@@ -1,0 +1,25 @@
+"""Private resources: generating images spends money, so it needs an API key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.core.models import ImageCreate, ImageDetail
+from app.web.dependencies import ApiKeyDep, ImageCreatorDep
+from app.web.problems import problem_responses
+from app.web.request_log import LoggedRoute
+
+router = APIRouter(
+    prefix="/image",
+    route_class=LoggedRoute,
+    tags=["images"],
+    dependencies=[ApiKeyDep],
+    responses=problem_responses(401, 422, 500, 502, 503, 504),
+)
+
+
+@router.post("", response_model=ImageDetail)
+@router.post("/", response_model=ImageDetail, include_in_schema=False)
+async def create_image(body: ImageCreate, creator: ImageCreatorDep) -> ImageDetail:
+    """Generate an image from a prompt, store it, and return its detail."""
+    return await creator.generate(body)
