@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.core.exceptions import ContentMissing, StorageError, StorageUnavailable
+from app.core.exceptions import (
+    ConfigurationError,
+    ContentMissing,
+    StorageError,
+    StorageUnavailable,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,9 +31,14 @@ class S3BlobStore:
     def ensure_ready(self, *, create: bool, region: str | None = None) -> None:
         """Check the bucket is reachable; create it first when asked to."""
         try:
-            if create and not self._bucket_exists():
-                self._create_bucket(region)
-            self._client.head_bucket(Bucket=self.bucket)
+            if self._bucket_exists():
+                return
+            if not create:
+                raise ConfigurationError(
+                    f"the bucket {self.bucket} does not exist: create it, "
+                    "or set PIXY_S3_CREATE_BUCKET=true"
+                )
+            self._create_bucket(region)
         except (BotoCoreError, ClientError) as exc:
             raise _translate(exc, f"bucket {self.bucket}") from exc
 

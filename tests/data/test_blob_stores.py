@@ -1,0 +1,91 @@
+"""Blob stores on a temporary folder and on moto's S3 server over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+
+from app.core.exceptions import ConfigurationError, ContentMissing, StorageError, StorageUnavailable
+from app.data.blob_local import LocalBlobStore
+from app.data.blob_s3 import S3BlobStore
+from tests.fixtures import free_port
+
+Store = LocalBlobStore | S3BlobStore
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "local":
+        local = LocalBlobStore(tmp_path / "images")
+        local.ensure_ready()
+        return local
+    endpoint = request.getfixturevalue("moto_endpoint")
+    bucket = request.getfixturevalue("bucket")
+    return S3BlobStore(boto3.client("s3", endpoint_url=endpoint), bucket, "pics")
+
+
+def test_put_get_delete(store: Store) -> None:
+    key = store.key_for("0b7d2b52.png")
+    store.put(key, b"\x89PNG bytes", content_type="image/png")
+    assert store.get(key) == b"\x89PNG bytes"
+    store.delete(key)
+    with pytest.raises(ContentMissing):
+        store.get(key)
+    store.delete(key)  # deleting again is not an error
+
+
+def test_missing_key_is_content_missing(store: Store) -> None:
+    with pytest.raises(ContentMissing):
+        store.get(store.key_for("never-stored.png"))
+
+
+def test_s3_keys_carry_the_prefix_and_content_type(moto_endpoint: str, bucket: str) -> None:
+    client = boto3.client("s3", endpoint_url=moto_endpoint)
+    store = S3BlobStore(client, bucket, "/pics/")
+    key = store.key_for("a.png")
+    assert key == "pics/a.png"
+    store.put(key, b"data", content_type="image/png")
+    head = client.head_object(Bucket=bucket, Key="pics/a.png")
+    assert head["ContentType"] == "image/png"
+
+
+def test_s3_bucket_is_created_when_asked(moto_endpoint: str, s3_env: dict[str, str]) -> None:
+    client = boto3.client("s3", endpoint_url=moto_endpoint)
+    store = S3BlobStore(client, "pixy-created-at-start")
+    store.ensure_ready(create=True)
+    store.ensure_ready(create=True)  # a second replica starting finds it there
+    assert "pixy-created-at-start" in [b["Name"] for b in client.list_buckets()["Buckets"]]
+
+
+def test_s3_missing_bucket_without_create_is_an_error(
+    moto_endpoint: str, s3_env: dict[str, str]
+) -> None:
+    store = S3BlobStore(boto3.client("s3", endpoint_url=moto_endpoint), "pixy-no-such-bucket")
+    with pytest.raises(ConfigurationError, match="PIXY_S3_CREATE_BUCKET"):
+        store.ensure_ready(create=False)
+
+
+def test_s3_unreachable_endpoint_is_storage_unavailable(s3_env: dict[str, str]) -> None:
+    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    store = S3BlobStore(client, "bucket")
+    with pytest.raises(StorageUnavailable):
+        store.put("a.png", b"x", content_type="image/png")
+
+
+@pytest.mark.parametrize("key", ["../escape.png", "a/../../b.png", "/etc/passwd", ".hidden", ""])
+def test_local_store_refuses_keys_it_did_not_generate(tmp_path: Path, key: str) -> None:
+    store = LocalBlobStore(tmp_path)
+    with pytest.raises(StorageError):
+        store.get(key)
+    with pytest.raises(StorageError):
+        store.put(key, b"x", content_type="image/png")
+
+
+def test_local_put_leaves_no_temporary_files(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    store.put("a.png", b"1", content_type="image/png")
+    store.put("a.png", b"2", content_type="image/png")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+    assert store.get("a.png") == b"2"

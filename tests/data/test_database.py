@@ -1,0 +1,92 @@
+"""The connection pool and URL parsing, on SQLite and MySQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app.core.exceptions import ConfigurationError, DatabaseError, DatabaseUnavailable
+from app.data.database import Database, open_database, parse_database_url, to_pyformat
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///pixy.db", {"dialect": "sqlite", "path": "pixy.db"}),
+        ("sqlite:////var/lib/pixy.db", {"dialect": "sqlite", "path": "/var/lib/pixy.db"}),
+        (
+            "mysql://app:p%40ss@db.internal:3307/pixy",
+            {
+                "dialect": "mysql",
+                "host": "db.internal",
+                "port": 3307,
+                "user": "app",
+                "password": "p@ss",
+                "database": "pixy",
+            },
+        ),
+        ("mysql+pymysql://root@127.0.0.1/test", {"dialect": "mysql", "port": 3306, "user": "root"}),
+    ],
+)
+def test_parse_database_url(url: str, expected: dict[str, object]) -> None:
+    parsed = parse_database_url(url)
+    for field, value in expected.items():
+        assert getattr(parsed, field) == value
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://x/y", "sqlite:///", "sqlite:///:memory:", "mysql://host-only", "nothing"]
+)
+def test_parse_database_url_refuses_what_it_cannot_open(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        parse_database_url(url)
+
+
+def test_named_parameters_become_pyformat_and_percent_is_literal() -> None:
+    sql = "SELECT * FROM t WHERE a = :a AND b LIKE '50%' AND c = :c_2"
+    assert to_pyformat(sql) == "SELECT * FROM t WHERE a = %(a)s AND b LIKE '50%%' AND c = %(c_2)s"
+
+
+def test_round_trip_with_named_parameters(database: Database) -> None:
+    database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, label VARCHAR(40))")
+    database.execute("INSERT INTO t (id, label) VALUES (:id, :label)", {"id": 1, "label": "a'b%"})
+    assert database.fetch_all("SELECT label FROM t WHERE id = :id", {"id": 1}) == [
+        {"label": "a'b%"}
+    ]
+
+
+def test_failed_unit_of_work_is_rolled_back(database: Database) -> None:
+    database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    with pytest.raises(DatabaseError), database.connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute(database.prepare("INSERT INTO t (id) VALUES (:id)"), {"id": 1})
+        cursor.execute(database.prepare("INSERT INTO t (id) VALUES (:id)"), {"id": 1})
+    assert database.fetch_all("SELECT id FROM t") == []
+
+
+def test_pool_reuses_connections_across_threads(database: Database) -> None:
+    database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    errors: list[BaseException] = []
+
+    def insert(start: int) -> None:
+        try:
+            for i in range(start, start + 20):
+                database.execute("INSERT INTO t (id) VALUES (:id)", {"id": i})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=insert, args=(n * 100,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert database.fetch_all("SELECT COUNT(*) AS n FROM t") == [{"n": 160}]
+    assert database._idle.qsize() <= 4  # never more connections than the pool size
+
+
+def test_unreachable_mysql_is_database_unavailable() -> None:
+    db = open_database("mysql://root@127.0.0.1:1/none", pool_size=1)
+    with pytest.raises(DatabaseUnavailable):
+        db.fetch_all("SELECT 1")

@@ -1,0 +1,160 @@
+"""A fake of OpenAI's images API on 127.0.0.1, for the real ``openai`` client to talk to.
+
+The test that owns it picks how it answers (``scenario``); it records every request it got.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from app.service.generators.offline import draw_image
+
+SCENARIOS = (
+    "ok",
+    "empty",
+    "safety",
+    "rate_limit",
+    "quota",
+    "server_error",
+    "hang",
+    "not_image",
+    "bad_base64",
+    "unauthorized",
+)
+
+
+@dataclass
+class FakeOpenAI:
+    """The state behind the fake server: what to answer, and what was asked."""
+
+    scenario: str = "ok"
+    delay: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def answer(self, body: dict[str, Any]) -> Answer:
+        with self.lock:
+            self.requests.append(body)
+        if self.delay:
+            time.sleep(self.delay)
+        return _ANSWERS[self.scenario](body, self)
+
+
+Answer = tuple[int, dict[str, str], dict[str, Any]]
+
+
+def _error(status: int, code: str, message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _ok(body: dict[str, Any], _: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
+    image = base64.b64encode(draw_image(body["prompt"], size=256)).decode()
+    return 200, {}, {"created": int(time.time()), "data": [{"b64_json": image}]}
+
+
+def _hang(_: dict[str, Any], fake: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
+    fake.release.wait(timeout=10)
+    return 500, {}, _error(500, "late", "too late", "server_error")
+
+
+_ANSWERS: dict[str, Callable[[dict[str, Any], FakeOpenAI], Answer]] = {
+    "ok": _ok,
+    "empty": lambda _, __: (200, {}, {"created": 1, "data": []}),
+    "safety": lambda _, __: (
+        400,
+        {},
+        _error(
+            400,
+            "moderation_blocked",
+            "Your request was rejected by the safety system.",
+            "image_generation_user_error",
+        ),
+    ),
+    "rate_limit": lambda _, __: (
+        429,
+        {"retry-after": "7"},
+        _error(429, "rate_limit_exceeded", "Slow down", "requests"),
+    ),
+    "quota": lambda _, __: (
+        429,
+        {},
+        _error(429, "insufficient_quota", "You exceeded your quota", "insufficient_quota"),
+    ),
+    "server_error": lambda _, __: (500, {}, _error(500, "server_error", "Oops", "server_error")),
+    "hang": _hang,
+    "not_image": lambda _, __: (
+        200,
+        {},
+        {"created": 1, "data": [{"b64_json": base64.b64encode(b"<html>no</html>").decode()}]},
+    ),
+    "bad_base64": lambda _, __: (200, {}, {"created": 1, "data": [{"b64_json": "%%% not base64"}]}),
+    "unauthorized": lambda _, __: (
+        401,
+        {},
+        _error(401, "invalid_api_key", "Incorrect API key", "invalid_request_error"),
+    ),
+}
+
+
+def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if self.path != "/v1/images/generations":
+                self._send(404, {}, _error(404, "not_found", self.path, "invalid_request_error"))
+                return
+            self._send(*fake.answer(body))
+
+        def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("x-request-id", f"req_fake_{len(fake.requests)}")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            # The client may have given up waiting, as a timeout test wants it to.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def start_fake_openai() -> FakeOpenAI:
+    """Serve a fresh fake on a free port of 127.0.0.1, in a daemon thread."""
+    fake = FakeOpenAI()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.server = server
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return fake
+
+
+def stop_fake_openai(fake: FakeOpenAI) -> None:
+    """Release any hanging answer and stop serving."""
+    fake.release.set()
+    if fake.server is not None:
+        fake.server.shutdown()
+        fake.server.server_close()

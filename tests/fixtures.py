@@ -1,0 +1,142 @@
+"""Shared builders for the tests: MySQL scratch databases, moto's S3 server, live servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pymysql
+
+DEFAULT_TEST_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mysql_admin_url() -> str:
+    """The MySQL server the tests may use, from ``PIXY_TEST_MYSQL_URL``."""
+    return os.environ.get("PIXY_TEST_MYSQL_URL", DEFAULT_TEST_MYSQL_URL)
+
+
+def mysql_connect(url: str, database: str | None = None) -> pymysql.connections.Connection[Any]:
+    """A plain pymysql connection for a test to look at tables directly."""
+    parts = urlsplit(url)
+    return pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        database=database if database is not None else parts.path.lstrip("/"),
+        charset="utf8mb4",
+        cursorclass=pymysql.cursors.DictCursor,
+        autocommit=True,
+        connect_timeout=3,
+    )
+
+
+def mysql_unreachable_reason() -> str | None:
+    """Why MySQL tests cannot run here, or None when they can."""
+    try:
+        mysql_connect(mysql_admin_url()).close()
+    except pymysql.err.MySQLError as exc:
+        return f"no MySQL at PIXY_TEST_MYSQL_URL ({mysql_admin_url()}): {exc}"
+    return None
+
+
+def create_scratch_database() -> str:
+    """Create an empty database for one test; returns its URL."""
+    name = f"pixytest_{uuid.uuid4().hex[:12]}"
+    with mysql_connect(mysql_admin_url()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    parts = urlsplit(mysql_admin_url())
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+
+
+def drop_scratch_database(url: str) -> None:
+    """Drop a database made by ``create_scratch_database``."""
+    name = urlsplit(url).path.lstrip("/")
+    assert name.startswith("pixytest_")
+    with mysql_connect(mysql_admin_url()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """This environment without PixyProxy, OpenAI or AWS settings, plus ``settings``."""
+    prefixes = ("PIXY_", "OPENAI_", "AWS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
+
+
+@dataclass
+class LiveServer:
+    """``python -m app`` running in a subprocess, driven over HTTP."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+    workdir: Path
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, follow_redirects=False, **kwargs)
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_live_server(workdir: Path, **settings: str) -> LiveServer:
+    """Start the service from ``settings`` in ``workdir`` and wait until it answers."""
+    port = free_port()
+    env = clean_environment(PIXY_HOST="127.0.0.1", PIXY_PORT=str(port), **settings)
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=workdir,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(process, f"http://127.0.0.1:{port}", log_path, workdir)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited at start:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/image/", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not answer in time:\n{log_path.read_text()}")

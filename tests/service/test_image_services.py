@@ -1,0 +1,100 @@
+"""The use cases on real parts: SQLite, a local folder, the offline and OpenAI generators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from app.core.exceptions import DatabaseError, ImageNotFound, InvalidImage
+from app.core.interfaces import ImageGenerator
+from app.core.models import ImageCreate
+from app.data.blob_local import LocalBlobStore
+from app.data.database import Database, open_database
+from app.data.image_repository import SqlImageRepository
+from app.data.init import init_database
+from app.service.generators.offline import OfflineImageGenerator
+from app.service.private import ImageCreator
+from app.service.public import ImageReader
+from tests.fakes.openai_server import FakeOpenAI
+from tests.service.test_openai_generator import generator_for
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = open_database(f"sqlite:///{tmp_path / 'pixy.db'}", pool_size=2)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalBlobStore:
+    local = LocalBlobStore(tmp_path / "images")
+    local.ensure_ready()
+    return local
+
+
+def services(
+    database: Database, store: LocalBlobStore, generator: ImageGenerator | None = None
+) -> tuple[ImageCreator, ImageReader]:
+    repository = SqlImageRepository(database)
+    creator = ImageCreator(
+        repository=repository, store=store, generator=generator or OfflineImageGenerator()
+    )
+    return creator, ImageReader(repository=repository, store=store)
+
+
+async def test_generate_stores_bytes_then_row(database: Database, store: LocalBlobStore) -> None:
+    init_database(database)
+    creator, reader = services(database, store)
+    detail = await creator.generate(ImageCreate(prompt="a rubber duck on a sink"))
+    assert detail.filename == f"{detail.guid}.png"
+    assert await reader.get(detail.guid) == detail
+    content = await reader.content(detail.guid)
+    assert content.media_type == "image/png"
+    assert content.data == store.get(detail.filename)
+    assert len(content.data) > 5_000
+    assert await reader.list(limit=10, offset=0) == [detail]
+
+
+async def test_failed_insert_removes_the_stored_object(
+    database: Database, store: LocalBlobStore
+) -> None:
+    creator, _ = services(database, store)  # no schema: the insert fails for real
+    with pytest.raises(DatabaseError):
+        await creator.generate(ImageCreate(prompt="a duck"))
+    assert list(store.root.iterdir()) == []
+
+
+async def test_bytes_that_are_not_an_image_are_never_stored(
+    database: Database, store: LocalBlobStore, fake_openai: FakeOpenAI
+) -> None:
+    init_database(database)
+    fake_openai.scenario = "not_image"
+    generator = generator_for(fake_openai.base_url)
+    creator, reader = services(database, store, generator)
+    with pytest.raises(InvalidImage):
+        await creator.generate(ImageCreate(prompt="a duck"))
+    await generator.close()
+    assert list(store.root.iterdir()) == []
+    assert await reader.list(limit=10, offset=0) == []
+
+
+async def test_incoming_model_is_revalidated(database: Database, store: LocalBlobStore) -> None:
+    init_database(database)
+    creator, _ = services(database, store)
+    smuggled = ImageCreate.model_construct(prompt="   ")
+    with pytest.raises(ValueError, match="blank"):
+        await creator.generate(smuggled)
+    assert list(store.root.iterdir()) == []
+
+
+async def test_unknown_guid_is_image_not_found(database: Database, store: LocalBlobStore) -> None:
+    init_database(database)
+    _, reader = services(database, store)
+    with pytest.raises(ImageNotFound):
+        await reader.content(uuid4())

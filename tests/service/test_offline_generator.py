@@ -1,0 +1,32 @@
+"""The offline generator: a real, deterministic PNG drawn from the prompt."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from app.service.generators.offline import OfflineImageGenerator, draw_image
+from app.service.private import check_image
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_draws_a_real_png_well_over_5_kb() -> None:
+    data = await OfflineImageGenerator().generate("a rubber duck on a sink")
+    assert check_image(data).media_type == "image/png"
+    assert len(data) > 20_000
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.size == (512, 512)
+        assert len(image.getcolors(maxcolors=1_000_000) or []) > 1_000  # not a flat placeholder
+
+
+def test_same_prompt_same_picture_other_prompt_other_picture() -> None:
+    assert draw_image("a rubber duck") == draw_image("a rubber duck")
+    assert draw_image("a rubber duck") != draw_image("a rubber duck!")
+
+
+@pytest.mark.parametrize("prompt", ["🦆🛁", "日本語の猫", "x" * 4000, "a\nb\tc", " "])
+def test_any_prompt_draws(prompt: str) -> None:
+    assert check_image(draw_image(prompt)).extension == "png"

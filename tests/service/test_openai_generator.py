@@ -1,0 +1,116 @@
+"""The OpenAI generator: the real ``openai`` client against a fake images server."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from app.core.exceptions import (
+    GenerationEmpty,
+    GenerationFailed,
+    InvalidImage,
+    PromptRejected,
+    ProviderError,
+    ProviderQuotaExceeded,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from app.core.image_types import PNG, sniff_image_type
+from app.service.generators.openai import OpenAIImageGenerator
+from app.service.private import check_image
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fixtures import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+def generator_for(base_url: str, *, timeout: float = 5.0) -> OpenAIImageGenerator:
+    client = openai.AsyncOpenAI(
+        api_key="sk-test", base_url=base_url, timeout=timeout, max_retries=0
+    )
+    return OpenAIImageGenerator(client, model="gpt-image-2", size="1024x1024")
+
+
+async def test_success_decodes_the_base64_image(fake_openai: FakeOpenAI) -> None:
+    generator = generator_for(fake_openai.base_url)
+    data = await generator.generate("a rubber duck")
+    await generator.close()
+    assert sniff_image_type(data) == PNG
+    assert fake_openai.requests == [
+        {"model": "gpt-image-2", "prompt": "a rubber duck", "size": "1024x1024", "n": 1}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "error", "status", "code"),
+    [
+        ("empty", GenerationEmpty, 502, "generation_empty"),
+        ("safety", PromptRejected, 422, "prompt_rejected"),
+        ("rate_limit", ProviderRateLimited, 503, "provider_rate_limited"),
+        ("quota", ProviderQuotaExceeded, 503, "provider_quota_exceeded"),
+        ("server_error", ProviderError, 502, "provider_error"),
+        ("unauthorized", ProviderError, 502, "provider_error"),
+        ("bad_base64", InvalidImage, 502, "invalid_image"),
+    ],
+)
+async def test_each_failure_maps_to_its_own_problem(
+    fake_openai: FakeOpenAI,
+    scenario: str,
+    error: type[GenerationFailed],
+    status: int,
+    code: str,
+) -> None:
+    fake_openai.scenario = scenario
+    generator = generator_for(fake_openai.base_url)
+    with pytest.raises(error) as raised:
+        await generator.generate("a duck")
+    await generator.close()
+    assert type(raised.value) is error
+    assert (raised.value.status, raised.value.code) == (status, code)
+    assert len(fake_openai.requests) == 1  # never retried
+
+
+async def test_rate_limit_carries_the_providers_retry_after(fake_openai: FakeOpenAI) -> None:
+    fake_openai.scenario = "rate_limit"
+    generator = generator_for(fake_openai.base_url)
+    with pytest.raises(ProviderRateLimited) as raised:
+        await generator.generate("a duck")
+    await generator.close()
+    assert raised.value.retry_after == 7
+
+
+async def test_safety_rejection_carries_the_providers_request_id(fake_openai: FakeOpenAI) -> None:
+    fake_openai.scenario = "safety"
+    generator = generator_for(fake_openai.base_url)
+    with pytest.raises(PromptRejected) as raised:
+        await generator.generate("something forbidden")
+    await generator.close()
+    assert raised.value.extra == {"provider_request_id": "req_fake_1"}
+
+
+async def test_a_hang_past_the_timeout_is_provider_timeout(fake_openai: FakeOpenAI) -> None:
+    fake_openai.scenario = "hang"
+    generator = generator_for(fake_openai.base_url, timeout=0.5)
+    with pytest.raises(ProviderTimeout) as raised:
+        await generator.generate("a duck")
+    await generator.close()
+    assert (raised.value.status, raised.value.code) == (504, "provider_timeout")
+
+
+async def test_unreachable_provider_is_provider_error() -> None:
+    generator = generator_for(f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(ProviderError):
+        await generator.generate("a duck")
+    await generator.close()
+
+
+async def test_bytes_that_are_not_an_image_are_refused_before_storage(
+    fake_openai: FakeOpenAI,
+) -> None:
+    fake_openai.scenario = "not_image"
+    generator = generator_for(fake_openai.base_url)
+    data = await generator.generate("a duck")
+    await generator.close()
+    with pytest.raises(InvalidImage) as raised:
+        check_image(data)
+    assert (raised.value.status, raised.value.code) == (502, "invalid_image")

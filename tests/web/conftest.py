@@ -1,0 +1,107 @@
+"""Live servers for the web tests: ``python -m app`` on a free port, on each backend."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI, start_fake_openai, stop_fake_openai
+from tests.fixtures import (
+    S3_CREDENTIALS,
+    LiveServer,
+    create_scratch_database,
+    drop_scratch_database,
+    mysql_connect,
+    start_live_server,
+)
+
+
+@dataclass
+class Backend:
+    """A running server and where its state lives, for tests to look at directly."""
+
+    name: str
+    server: LiveServer
+    database_url: str
+    bucket: str | None = None
+    moto_endpoint: str | None = None
+    fake: FakeOpenAI | None = None
+
+    def table_row(self, guid: str) -> dict[str, Any] | None:
+        """The images row for ``guid``, read straight from the database."""
+        sql = "SELECT guid, filename, prompt FROM images WHERE guid = "
+        if self.database_url.startswith("sqlite"):
+            with closing(sqlite3.connect(self.database_url.removeprefix("sqlite:///"))) as conn:
+                conn.row_factory = sqlite3.Row
+                row = conn.execute(sql + "?", (guid,)).fetchone()
+                return dict(row) if row else None
+        with mysql_connect(self.database_url) as mysql:
+            cursor = mysql.cursor()
+            cursor.execute(sql + "%s", (guid,))
+            found: dict[str, Any] | None = cursor.fetchone()
+            return found
+
+    def stored_object(self, key: str) -> bytes:
+        if self.bucket is None:
+            return (self.server.workdir / "images" / key).read_bytes()
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.moto_endpoint,
+            aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+        )
+        data: bytes = client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return data
+
+
+@pytest.fixture(scope="module")
+def module_fake_openai() -> Iterator[FakeOpenAI]:
+    fake = start_fake_openai()
+    yield fake
+    stop_fake_openai(fake)
+
+
+@pytest.fixture(scope="module", params=["embedded", "mysql+s3+openai"])
+def backend(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    module_fake_openai: FakeOpenAI,
+) -> Iterator[Backend]:
+    """The service on its embedded defaults, then on MySQL, moto's S3 and the fake OpenAI."""
+    workdir = tmp_path_factory.mktemp("server")
+    if request.param == "embedded":
+        server = start_live_server(workdir)
+        yield Backend("embedded", server, f"sqlite:///{workdir / 'pixyproxy.db'}")
+        server.stop()
+        return
+    request.getfixturevalue("mysql_available")
+    moto_endpoint: str = request.getfixturevalue("moto_endpoint")
+    bucket = f"pixy-{uuid.uuid4().hex[:12]}"
+    database_url = create_scratch_database()
+    server = start_live_server(
+        workdir,
+        PIXY_DATABASE_URL=database_url,
+        PIXY_STORAGE_URL=f"s3://{bucket}/images",
+        PIXY_S3_ENDPOINT_URL=moto_endpoint,
+        PIXY_S3_CREATE_BUCKET="true",
+        PIXY_GENERATOR="openai",
+        PIXY_OPENAI_TIMEOUT="2",
+        OPENAI_API_KEY="sk-test-not-a-secret",
+        OPENAI_BASE_URL=module_fake_openai.base_url,
+        **S3_CREDENTIALS,
+    )
+    try:
+        yield Backend(
+            "mysql+s3+openai", server, database_url, bucket, moto_endpoint, module_fake_openai
+        )
+    finally:
+        server.stop()
+        drop_scratch_database(database_url)
