@@ -1,0 +1,43 @@
+"""The API documentation lists every endpoint with the problems it can answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.conftest import make_settings
+
+
+def openapi() -> dict[str, Any]:
+    with TestClient(create_app(make_settings())) as client:
+        assert client.get("/docs").status_code == 200
+        schema: dict[str, Any] = client.get("/openapi.json").json()
+        return schema
+
+
+def test_every_endpoint_is_documented_with_its_errors() -> None:
+    paths = openapi()["paths"]
+    expected = {
+        ("/image", "get"): {"200", "422", "500", "503"},
+        ("/image", "post"): {"200", "401", "422", "500", "502", "503", "504"},
+        ("/image/{guid}", "get"): {"200", "404", "422", "500", "503"},
+        ("/image/{guid}/content", "get"): {"200", "404", "422", "500", "503"},
+    }
+    assert {(p, m) for p, ops in paths.items() for m in ops} == set(expected)
+    for (path, method), statuses in expected.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), (path, method, set(responses))
+        for status in statuses - {"200"}:
+            assert "application/problem+json" in responses[status]["content"]
+
+
+def test_post_documents_the_api_key_schemes() -> None:
+    schema = openapi()
+    security = schema["paths"]["/image"]["post"]["security"]
+    assert {name for requirement in security for name in requirement} == {
+        "HTTPBearer",
+        "APIKeyHeader",
+    }
+    assert "security" not in schema["paths"]["/image"]["get"]

@@ -1,0 +1,77 @@
+"""Provider failures over HTTP: the service on SQLite and a folder, with the fake OpenAI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fixtures import LiveServer, start_live_server
+from tests.web.test_errors import assert_problem
+
+
+@dataclass
+class OpenAIServer:
+    server: LiveServer
+    fake: FakeOpenAI
+
+
+@pytest.fixture(scope="module")
+def openai_server(
+    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
+) -> Iterator[OpenAIServer]:
+    server = start_live_server(
+        tmp_path_factory.mktemp("openai"),
+        PIXY_GENERATOR="openai",
+        PIXY_OPENAI_TIMEOUT="1.5",
+        OPENAI_API_KEY="sk-test-not-a-secret",
+        OPENAI_BASE_URL=module_fake_openai.base_url,
+    )
+    yield OpenAIServer(server, module_fake_openai)
+    server.stop()
+
+
+def test_success_stores_the_providers_image(openai_server: OpenAIServer) -> None:
+    with openai_server.server.client() as client:
+        created = client.post("/image/", json={"prompt": "from the provider"})
+        assert created.status_code == 200, created.text
+        content = client.get(f"/image/{created.json()['guid']}/content")
+    assert content.headers["content-type"] == "image/png"
+    assert openai_server.fake.requests[-1]["prompt"] == "from the provider"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status", "code"),
+    [
+        ("safety", 422, "prompt_rejected"),
+        ("rate_limit", 503, "provider_rate_limited"),
+        ("quota", 503, "provider_quota_exceeded"),
+        ("server_error", 502, "provider_error"),
+        ("empty", 502, "generation_empty"),
+        ("not_image", 502, "invalid_image"),
+        ("hang", 504, "provider_timeout"),
+    ],
+)
+def test_provider_failures_answer_their_own_problem_and_store_nothing(
+    openai_server: OpenAIServer, scenario: str, status: int, code: str
+) -> None:
+    fake = openai_server.fake
+    fake.scenario = scenario
+    try:
+        with openai_server.server.client() as client:
+            before = len(client.get("/image/", params={"limit": 500}).json())
+            response = client.post("/image/", json={"prompt": f"fails with {scenario}"})
+            after = len(client.get("/image/", params={"limit": 500}).json())
+    finally:
+        fake.scenario = "ok"
+        fake.release.set()
+        fake.release.clear()
+    body = assert_problem(response, status, code)
+    assert after == before
+    assert "sk-test-not-a-secret" not in response.text
+    if scenario == "rate_limit":
+        assert response.headers["retry-after"] == "7"
+    if scenario == "safety":
+        assert body["provider_request_id"].startswith("req_fake_")

@@ -1,0 +1,82 @@
+"""Request logging per DESIGN §4, read back from a live server's output."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.web.conftest import Backend
+
+LINE = re.compile(
+    r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) (?P<level>[A-Z]+) (?P<rid>\S+)"
+    r" \[(?P<thread>\d+)\] \[(?P<func>\w+):(?P<line>\d+)\]"
+    r" REQUEST (?P<phase>START|END)(?P<rest>.*)$"
+)
+
+# What each kind of request must name as the code that served it.
+REQUESTS: list[tuple[str, str, dict[str, object], str]] = [
+    ("GET", "/image/", {}, "list_images"),
+    ("GET", "/image", {"params": {"limit": 0}}, "list_images"),
+    ("GET", f"/image/{uuid.uuid4()}", {}, "get_image"),
+    ("GET", f"/image/{uuid.uuid4()}/content", {}, "get_image_content"),
+    ("POST", "/image/", {"json": {"prompt": ""}}, "create_image"),
+    ("GET", "/no/such/route", {}, "handle_exception"),
+]
+
+
+def request_lines(backend: Backend, ids: set[str], phases: int = 2) -> list[re.Match[str]]:
+    """The START/END lines of ``ids``, waiting briefly for the last END lines to be written."""
+    deadline = time.monotonic() + 10
+    while True:
+        matches = [m for m in map(LINE.match, backend.server.log_lines()) if m]
+        mine = [m for m in matches if m["rid"] in ids]
+        if len(mine) >= phases * len(ids) or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.05)
+
+
+def test_every_request_logs_start_and_end_naming_its_endpoint(backend: Backend) -> None:
+    expected: dict[str, tuple[str, int]] = {}
+    with backend.server.client() as client:
+        for method, path, kwargs, function in REQUESTS:
+            response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+            expected[response.headers["x-request-id"]] = (function, response.status_code)
+    lines = request_lines(backend, set(expected))
+    assert Counter((m["rid"], m["phase"]) for m in lines) == Counter(
+        {(rid, phase): 1 for rid in expected for phase in ("START", "END")}
+    )
+    for match in lines:
+        function, status = expected[match["rid"]]
+        assert match["func"] == function
+        assert match["level"] == "INFO"
+        if match["phase"] == "END":
+            assert f"status={status}" in match["rest"]
+            assert "duration_ms=" in match["rest"]
+
+
+def test_request_ids_are_unique_under_concurrency(backend: Backend) -> None:
+    with httpx.Client(base_url=backend.server.base_url, timeout=30) as client:
+
+        def call(n: int) -> str:
+            method, path, kwargs, _ = REQUESTS[n % len(REQUESTS)]
+            return client.request(method, path, **kwargs).headers["x-request-id"]  # type: ignore[arg-type]
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            ids = list(pool.map(call, range(300)))
+    assert len(set(ids)) == 300
+    lines = request_lines(backend, set(ids))
+    phases = Counter(m["phase"] for m in lines)
+    assert phases == {"START": 300, "END": 300}
+
+
+def test_start_comes_before_end_and_the_id_matches_the_header(backend: Backend) -> None:
+    with backend.server.client() as client:
+        rid = client.get("/image/").headers["x-request-id"]
+    lines = request_lines(backend, {rid})
+    assert [m["phase"] for m in lines] == ["START", "END"]
+    assert re.fullmatch(r"[A-Za-z0-9.-]+-\d{17}-\d+-\d+", rid)
