@@ -48,7 +48,9 @@ class Settings(BaseSettings):
             return tuple(key.strip() for key in value.split(",") if key.strip())
         return value
 
-    @field_validator("s3_endpoint_url", "openai_base_url", mode="before")
+    @field_validator(
+        "s3_endpoint_url", "s3_region", "openai_base_url", "openai_api_key", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

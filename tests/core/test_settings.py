@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from app.core.exceptions import ConfigurationError
 from app.core.settings import Settings, is_loopback
 from tests.conftest import make_settings
+from tests.fixtures import PROJECT_ROOT
 
 
 def test_defaults_need_no_set_up() -> None:
@@ -84,3 +85,17 @@ def test_open_service_refused_off_loopback() -> None:
     make_settings(host="0.0.0.0", api_keys="k").check_exposure()
     with pytest.raises(ConfigurationError, match="PIXY_API_KEYS"):
         make_settings(host="0.0.0.0").check_exposure()
+
+
+def test_env_example_lists_every_setting_with_its_default() -> None:
+    example = PROJECT_ROOT / ".env.example"
+    names = {
+        line.split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for field_name, field in Settings.model_fields.items():
+        env_name = f"PIXY_{field_name.upper()}"
+        assert env_name in names or (field.validation_alias is not None), env_name
+    assert {"OPENAI_API_KEY", "OPENAI_BASE_URL"} <= names
+    assert Settings(_env_file=example) == make_settings()

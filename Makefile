@@ -1,0 +1,45 @@
+# PixyProxy: `make run` serves on http://127.0.0.1:8000, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install lock run test lint format up down clean
+
+install: $(INSTALLED) ## create or update .venv with the service and its development tools
+
+$(INSTALLED): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(INSTALLED)
+
+lock: ## re-pin the runtime dependencies in requirements.lock after changing pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet .
+	{ sed -n '1,2p' requirements.lock; .lock-venv/bin/python -m pip freeze --exclude pixyproxy; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+run: install ## serve on PIXY_HOST:PIXY_PORT (127.0.0.1:8000) with the settings in the environment
+	$(BIN)/python -m app
+
+test: install ## every test; MySQL ones use PIXY_TEST_MYSQL_URL and skip when none is reachable
+	$(BIN)/python -m pytest
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check app tests
+	$(BIN)/mypy
+
+format: install ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format app tests
+	$(BIN)/ruff check --fix app tests
+
+up: ## the whole stack (MySQL, MinIO, PixyProxy) in Docker
+	docker compose -f infra/docker-compose.yml up --build -d
+
+down:
+	docker compose -f infra/docker-compose.yml down
+
+clean: ## remove the virtual environment and caches (not your database or images)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
