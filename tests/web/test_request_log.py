@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 
+from tests.fixtures import start_live_server
 from tests.web.conftest import Backend
 
 LINE = re.compile(
@@ -80,3 +83,25 @@ def test_start_comes_before_end_and_the_id_matches_the_header(backend: Backend) 
     lines = request_lines(backend, {rid})
     assert [m["phase"] for m in lines] == ["START", "END"]
     assert re.fullmatch(r"[A-Za-z0-9.-]+-\d{17}-\d+-\d+", rid)
+
+
+def test_json_format_renders_the_same_fields(tmp_path: Path) -> None:
+    server = start_live_server(tmp_path, PIXY_LOG_FORMAT="json")
+    try:
+        with server.client() as client:
+            rid = client.get("/image/").headers["x-request-id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            events = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
+            mine = [e for e in events if e.get("request_id") == rid]
+            if len(mine) == 2:
+                break
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    assert [e["event"] for e in mine] == ["REQUEST START", "REQUEST END"]
+    for event in mine:
+        assert event["func_name"] == "list_images"
+        assert event["level"] == "info"
+        assert {"timestamp", "thread", "lineno", "method", "path"} <= set(event)
+    assert mine[1]["status"] == 200
