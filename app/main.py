@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import boto3
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from app.core.exceptions import ConfigurationError, PixyProxyException
-from app.core.interfaces import ImageGenerator
+from app.core.interfaces import ContentLinker, ImageGenerator
 from app.core.log_setup import configure_logging
 from app.core.settings import Settings, get_settings
 from app.data.blob_local import LocalBlobStore
@@ -25,6 +26,7 @@ from app.data.blob_s3 import S3BlobStore
 from app.data.database import open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
+from app.service.content_links import PresignedLinks, PublicBaseLinks
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
 from app.service.private import ImageCreator
@@ -33,7 +35,25 @@ from app.web.errors import handle_exception
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import private, public
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 log = structlog.get_logger(__name__)
+
+
+def _s3_client(settings: Settings, endpoint_url: str | None) -> S3Client:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=settings.s3_region,
+        config=Config(
+            signature_version="s3v4",
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=settings.database_pool_size * 2,
+            connect_timeout=5,
+            read_timeout=30,
+        ),
+    )
 
 
 def build_store(settings: Settings) -> LocalBlobStore | S3BlobStore:
@@ -43,19 +63,26 @@ def build_store(settings: Settings) -> LocalBlobStore | S3BlobStore:
         return LocalBlobStore(Path(rest))
     if scheme == "s3" and rest.split("/", 1)[0]:
         bucket, _, prefix = rest.partition("/")
-        client = boto3.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            config=Config(
-                retries={"max_attempts": 3, "mode": "standard"},
-                max_pool_connections=settings.database_pool_size * 2,
-                connect_timeout=5,
-                read_timeout=30,
-            ),
-        )
-        return S3BlobStore(client, bucket, prefix)
+        client = _s3_client(settings, settings.s3_endpoint_url)
+        signing_client = None
+        if settings.s3_public_endpoint_url:
+            signing_client = _s3_client(settings, settings.s3_public_endpoint_url)
+        return S3BlobStore(client, bucket, prefix, signing_client=signing_client)
     raise ConfigurationError("PIXY_STORAGE_URL must be file://<folder> or s3://<bucket>[/<prefix>]")
+
+
+def build_linker(settings: Settings, store: LocalBlobStore | S3BlobStore) -> ContentLinker | None:
+    """Where redirect mode sends clients, or None when content is streamed."""
+    if settings.content_delivery == "stream":
+        return None
+    if settings.public_base_url:
+        return PublicBaseLinks(settings.public_base_url)
+    if isinstance(store, S3BlobStore):
+        return PresignedLinks(store, ttl=settings.presign_ttl)
+    raise ConfigurationError(
+        "PIXY_CONTENT_DELIVERY=redirect needs a bucket (PIXY_STORAGE_URL=s3://...) "
+        "or PIXY_PUBLIC_BASE_URL: a local folder has no URL to redirect to"
+    )
 
 
 def build_generator(settings: Settings) -> ImageGenerator:
@@ -92,9 +119,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await anyio.to_thread.run_sync(init_database, database)
     repository = SqlImageRepository(database)
     store = build_store(settings)
+    linker = build_linker(settings, store)
     await _prepare_store(settings, store)
     generator = build_generator(settings)
-    app.state.reader = ImageReader(repository=repository, store=store)
+    app.state.reader = ImageReader(repository=repository, store=store, linker=linker)
     app.state.creator = ImageCreator(repository=repository, store=store, generator=generator)
     log.info(
         "service_ready",
@@ -102,6 +130,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage=type(store).__name__,
         generator=settings.generator,
         auth="on" if settings.api_keys else "off",
+        content_delivery=settings.content_delivery,
     )
     try:
         yield

@@ -10,6 +10,7 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     ├── NotAuthenticated             401 not_authenticated        no valid API key
     ├── ImageNotFound                404 image_not_found          no image has that guid
     ├── ContentMissing               404 content_missing          a row whose bytes are gone
+    ├── RangeNotSatisfiable          416 range_not_satisfiable    a Range outside the object
     ├── ServiceUnavailable           503 service_unavailable      a dependency is down
     │   ├── DatabaseUnavailable      503 database_unavailable
     │   └── StorageUnavailable       503 storage_unavailable
@@ -43,10 +44,12 @@ class PixyProxyException(Exception):
         *,
         retry_after: int | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.detail = detail or self.title
         self.retry_after = retry_after
         self.extra = extra or {}
+        self.headers = headers or {}
         super().__init__(self.detail)
 
 
@@ -87,6 +90,21 @@ class ContentMissing(PixyProxyException):
     status = 404
     code = "content_missing"
     title = "Image content missing"
+
+
+class RangeNotSatisfiable(PixyProxyException):
+    """Raised when a requested byte range lies outside the object; carries the object's size."""
+
+    status = 416
+    code = "range_not_satisfiable"
+    title = "Range not satisfiable"
+
+    def __init__(self, detail: str | None = None, *, size: int) -> None:
+        super().__init__(
+            detail or f"the object has {size} bytes",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+        self.size = size
 
 
 class ServiceUnavailable(PixyProxyException):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from app.core.content import BlobStream, ByteRange, ContentLink
 from app.core.models import ImageDetail
 
 
@@ -37,11 +38,28 @@ class BlobStore(Protocol):
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         """Store ``data`` under ``key``, completely or not at all."""
 
-    def get(self, key: str) -> bytes:
-        """Return the bytes under ``key``, or raise ``ContentMissing``."""
+    def open(self, key: str, byte_range: ByteRange | None = None) -> BlobStream:
+        """Stream the bytes under ``key`` (or a range of them); ``ContentMissing`` if absent."""
+
+    def stat(self, key: str) -> int:
+        """The size in bytes of the object under ``key``, without reading it."""
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
+
+
+class Presigner(Protocol):
+    """A store that can sign time-limited GET URLs for its objects."""
+
+    def presigned_url(self, key: str, *, expires_in: int) -> str:
+        """A URL that lets anyone GET ``key`` for ``expires_in`` seconds."""
+
+
+class ContentLinker(Protocol):
+    """Says where a client can fetch stored bytes directly (a bucket or a CDN)."""
+
+    def link(self, key: str) -> ContentLink:
+        """A URL for the object under ``key`` and how long a cache may keep the redirect."""
 
 
 class ImageGenerator(Protocol):

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     s3_create_bucket: bool = False
+    s3_public_endpoint_url: str | None = None
+    content_delivery: Literal["stream", "redirect"] = "stream"
+    presign_ttl: int = Field(default=3600, ge=60, le=604_800)
+    public_base_url: str | None = None
     generator: Literal["offline", "openai"] = "offline"
     openai_model: str = "gpt-image-2"
     openai_size: str = "1024x1024"
@@ -49,7 +53,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "s3_endpoint_url", "s3_region", "openai_base_url", "openai_api_key", mode="before"
+        "s3_endpoint_url",
+        "s3_public_endpoint_url",
+        "s3_region",
+        "public_base_url",
+        "openai_base_url",
+        "openai_api_key",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.core.content import BlobStream, ByteRange
 from app.core.exceptions import (
     ConfigurationError,
     ContentMissing,
+    RangeNotSatisfiable,
     StorageError,
     StorageUnavailable,
 )
@@ -16,6 +19,7 @@ from app.core.exceptions import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+CHUNK_SIZE = 256 * 1024
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _THROTTLE_CODES = frozenset({"SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError"})
 
@@ -23,8 +27,17 @@ _THROTTLE_CODES = frozenset({"SlowDown", "ServiceUnavailable", "RequestTimeout",
 class S3BlobStore:
     """The ``BlobStore`` on one bucket, optionally under a key prefix."""
 
-    def __init__(self, client: S3Client, bucket: str, prefix: str = "") -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        prefix: str = "",
+        *,
+        signing_client: S3Client | None = None,
+    ) -> None:
         self._client = client
+        # Presigned URLs are for clients outside: signed against the endpoint they can reach.
+        self._signing_client = signing_client or client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
@@ -55,12 +68,46 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as exc:
             raise _translate(exc, key) from exc
 
-    def get(self, key: str) -> bytes:
-        """Return the bytes under ``key``."""
+    def open(self, key: str, byte_range: ByteRange | None = None) -> BlobStream:
+        """Stream the object, or the range asked for, as S3 sends it."""
         try:
-            response = self._client.get_object(Bucket=self.bucket, Key=key)
-            return response["Body"].read()
+            if byte_range is None:
+                response = self._client.get_object(Bucket=self.bucket, Key=key)
+            else:
+                response = self._client.get_object(
+                    Bucket=self.bucket, Key=key, Range=byte_range.header_value()
+                )
+        except ClientError as exc:
+            if _error_code(exc) == "InvalidRange":
+                raise RangeNotSatisfiable(size=self.stat(key)) from exc
+            raise _translate(exc, key) from exc
+        except BotoCoreError as exc:
+            raise _translate(exc, key) from exc
+        body = response["Body"]
+        size = int(response["ContentLength"])
+        start, end = 0, size - 1
+        if content_range := response.get("ContentRange"):
+            # "bytes 100-199/5000"
+            span, _, total = content_range.removeprefix("bytes ").partition("/")
+            first, _, last = span.partition("-")
+            start, end, size = int(first), int(last), int(total)
+        chunks = _guarded(body.iter_chunks(CHUNK_SIZE), key)
+        return BlobStream(size, start, end, chunks, body.close)
+
+    def stat(self, key: str) -> int:
+        """The object's size, from a HEAD request."""
+        try:
+            return int(self._client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
         except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, key) from exc
+
+    def presigned_url(self, key: str, *, expires_in: int) -> str:
+        """A URL that lets anyone GET ``key`` for ``expires_in`` seconds."""
+        try:
+            return self._signing_client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+            )
+        except BotoCoreError as exc:
             raise _translate(exc, key) from exc
 
     def delete(self, key: str) -> None:
@@ -92,6 +139,14 @@ class S3BlobStore:
             # Another replica creating it at the same moment is fine.
             if _error_code(exc) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                 raise
+
+
+def _guarded(chunks: Iterator[bytes], key: str) -> Iterator[bytes]:
+    """The body's chunks, with a connection lost mid-way reported as ours."""
+    try:
+        yield from chunks
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"the image store stopped sending {key}") from exc
 
 
 def _error_code(exc: ClientError) -> str:

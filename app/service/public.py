@@ -1,33 +1,36 @@
-"""Public use cases: read one image, list images, read an image's bytes."""
+"""Public use cases: read one image, list images, deliver an image's bytes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from uuid import UUID
 
 import anyio.to_thread
+import structlog
 
-from app.core.image_types import media_type_for_key
-from app.core.interfaces import BlobStore, ImageRepository
+from app.core.content import BlobStream, ByteRange, ContentLink
+from app.core.exceptions import ContentMissing
+from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
 from app.core.models import ImageDetail
 
-
-@dataclass(frozen=True)
-class ImageContent:
-    """An image's bytes with the detail they belong to."""
-
-    detail: ImageDetail
-    data: bytes
-    media_type: str
+log = structlog.get_logger(__name__)
 
 
 class ImageReader:
     """Reads images; never changes anything."""
 
-    def __init__(self, *, repository: ImageRepository, store: BlobStore) -> None:
+    def __init__(
+        self,
+        *,
+        repository: ImageRepository,
+        store: BlobStore,
+        linker: ContentLinker | None = None,
+    ) -> None:
         self._repository = repository
         self._store = store
+        self._linker = linker
 
     async def get(self, guid: UUID) -> ImageDetail:
         """The image with this guid, or ``ImageNotFound``."""
@@ -38,10 +41,35 @@ class ImageReader:
         page = partial(self._repository.list, limit=limit, offset=offset)
         return await anyio.to_thread.run_sync(page)
 
-    async def content(self, guid: UUID) -> ImageContent:
-        """The bytes of the image with this guid, with their media type."""
-        detail = await self.get(guid)
-        data = await anyio.to_thread.run_sync(self._store.get, detail.filename)
-        return ImageContent(
-            detail=detail, data=data, media_type=media_type_for_key(detail.filename)
-        )
+    async def open_content(
+        self, image: ImageDetail, byte_range: ByteRange | None = None
+    ) -> BlobStream:
+        """Stream an image's bytes, or a range of them."""
+        with _reporting_missing(image):
+            return await anyio.to_thread.run_sync(self._store.open, image.filename, byte_range)
+
+    async def content_size(self, image: ImageDetail) -> int:
+        """The size of an image's bytes, without reading them."""
+        with _reporting_missing(image):
+            return await anyio.to_thread.run_sync(self._store.stat, image.filename)
+
+    @property
+    def redirects(self) -> bool:
+        """Whether content is delivered by redirecting clients elsewhere."""
+        return self._linker is not None
+
+    async def content_link(self, image: ImageDetail) -> ContentLink:
+        """Where a client can fetch the image's bytes directly."""
+        if self._linker is None:
+            raise RuntimeError("content_link called without a linker configured")
+        return await anyio.to_thread.run_sync(self._linker.link, image.filename)
+
+
+@contextmanager
+def _reporting_missing(image: ImageDetail) -> Iterator[None]:
+    """Log, once per request, that an image's row exists but its bytes are gone."""
+    try:
+        yield
+    except ContentMissing:
+        log.error("content_missing", guid=str(image.guid), key=image.filename)
+        raise

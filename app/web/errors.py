@@ -54,7 +54,7 @@ async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _pixyproxy_problem(request: Request, exc: PixyProxyException) -> JSONResponse:
-    headers = {}
+    headers = dict(exc.headers)
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     elif exc.status == 503:
@@ -96,6 +96,8 @@ def _problem(
         errors=errors,
     )
     body = problem.model_dump(exclude_none=True) | (extra or {})
+    # An error is about this moment: no cache in front of the service may keep it.
+    headers = {"Cache-Control": "no-store", **(headers or {})}
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 

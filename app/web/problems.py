@@ -33,7 +33,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the problems a route can answer with."""
     descriptions = {
         401: "Missing or invalid API key",
-        404: "No image with that guid",
+        404: "No image with that guid, or its bytes are missing from the store",
+        416: "The byte range lies outside the image",
         422: "Invalid request, or the prompt was rejected",
         500: "Unexpected error",
         502: "The generator returned no usable image",

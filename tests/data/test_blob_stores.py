@@ -7,7 +7,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from app.core.exceptions import ConfigurationError, ContentMissing, StorageError, StorageUnavailable
+from app.core.content import ByteRange
+from app.core.exceptions import (
+    ConfigurationError,
+    ContentMissing,
+    RangeNotSatisfiable,
+    StorageError,
+    StorageUnavailable,
+)
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
 from tests.fixtures import free_port
@@ -26,19 +33,67 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return S3BlobStore(boto3.client("s3", endpoint_url=endpoint), bucket, "pics")
 
 
-def test_put_get_delete(store: Store) -> None:
+def read_all(store: Store, key: str, byte_range: ByteRange | None = None) -> bytes:
+    stream = store.open(key, byte_range)
+    try:
+        return b"".join(stream.chunks)
+    finally:
+        stream.close()
+
+
+def test_put_open_stat_delete(store: Store) -> None:
     key = store.key_for("0b7d2b52.png")
     store.put(key, b"\x89PNG bytes", content_type="image/png")
-    assert store.get(key) == b"\x89PNG bytes"
+    assert read_all(store, key) == b"\x89PNG bytes"
+    assert store.stat(key) == len(b"\x89PNG bytes")
     store.delete(key)
     with pytest.raises(ContentMissing):
-        store.get(key)
+        store.open(key)
     store.delete(key)  # deleting again is not an error
 
 
-def test_missing_key_is_content_missing(store: Store) -> None:
+@pytest.mark.parametrize("action", ["open", "stat"])
+def test_missing_key_is_content_missing(store: Store, action: str) -> None:
     with pytest.raises(ContentMissing):
-        store.get(store.key_for("never-stored.png"))
+        getattr(store, action)(store.key_for("never-stored.png"))
+
+
+DATA = bytes(range(256)) * 4 * 1024  # 1 MiB, more than one chunk
+
+
+@pytest.mark.parametrize(
+    ("byte_range", "start", "end"),
+    [
+        (None, 0, len(DATA) - 1),
+        (ByteRange(0, 99), 0, 99),
+        (ByteRange(1000, 300_000), 1000, 300_000),
+        (ByteRange(len(DATA) - 10, None), len(DATA) - 10, len(DATA) - 1),
+        (ByteRange(None, 500), len(DATA) - 500, len(DATA) - 1),
+        (ByteRange(5, 10**12), 5, len(DATA) - 1),
+        (ByteRange(None, 10**12), 0, len(DATA) - 1),
+    ],
+)
+def test_ranges_stream_exactly_the_bytes_asked_for(
+    store: Store, byte_range: ByteRange | None, start: int, end: int
+) -> None:
+    key = store.key_for("ranged.png")
+    store.put(key, DATA, content_type="image/png")
+    stream = store.open(key, byte_range)
+    try:
+        assert (stream.size, stream.start, stream.end) == (len(DATA), start, end)
+        assert b"".join(stream.chunks) == DATA[start : end + 1]
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("byte_range", [ByteRange(len(DATA), None), ByteRange(None, 0)])
+def test_unsatisfiable_range_reports_the_size(store: Store, byte_range: ByteRange) -> None:
+    key = store.key_for("ranged.png")
+    store.put(key, DATA, content_type="image/png")
+    with pytest.raises(RangeNotSatisfiable) as raised:
+        store.open(key, byte_range)
+    assert raised.value.size == len(DATA)
+    assert raised.value.headers == {"Content-Range": f"bytes */{len(DATA)}"}
 
 
 def test_s3_keys_carry_the_prefix_and_content_type(moto_endpoint: str, bucket: str) -> None:
@@ -78,7 +133,7 @@ def test_s3_unreachable_endpoint_is_storage_unavailable(s3_env: dict[str, str]) 
 def test_local_store_refuses_keys_it_did_not_generate(tmp_path: Path, key: str) -> None:
     store = LocalBlobStore(tmp_path)
     with pytest.raises(StorageError):
-        store.get(key)
+        store.open(key)
     with pytest.raises(StorageError):
         store.put(key, b"x", content_type="image/png")
 
@@ -88,4 +143,4 @@ def test_local_put_leaves_no_temporary_files(tmp_path: Path) -> None:
     store.put("a.png", b"1", content_type="image/png")
     store.put("a.png", b"2", content_type="image/png")
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
-    assert store.get("a.png") == b"2"
+    assert read_all(store, "a.png") == b"2"

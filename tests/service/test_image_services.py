@@ -54,10 +54,12 @@ async def test_generate_stores_bytes_then_row(database: Database, store: LocalBl
     detail = await creator.generate(ImageCreate(prompt="a rubber duck on a sink"))
     assert detail.filename == f"{detail.guid}.png"
     assert await reader.get(detail.guid) == detail
-    content = await reader.content(detail.guid)
-    assert content.media_type == "image/png"
-    assert content.data == store.get(detail.filename)
-    assert len(content.data) > 5_000
+    stream = await reader.open_content(detail)
+    data = b"".join(stream.chunks)
+    stream.close()
+    assert data == (store.root / detail.filename).read_bytes()
+    assert len(data) > 5_000
+    assert await reader.content_size(detail) == len(data)
     assert await reader.list(limit=10, offset=0) == [detail]
 
 
@@ -97,4 +99,4 @@ async def test_unknown_guid_is_image_not_found(database: Database, store: LocalB
     init_database(database)
     _, reader = services(database, store)
     with pytest.raises(ImageNotFound):
-        await reader.content(uuid4())
+        await reader.get(uuid4())

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -21,6 +21,9 @@ from tests.fixtures import (
     mysql_connect,
     start_live_server,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 @dataclass
@@ -49,17 +52,27 @@ class Backend:
             return found
 
     def stored_object(self, key: str) -> bytes:
+        """The bytes under ``key``, read from the store directly."""
         if self.bucket is None:
             return (self.server.workdir / "images" / key).read_bytes()
-        client = boto3.client(
+        data: bytes = self._s3().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return data
+
+    def delete_object(self, key: str) -> None:
+        """Remove an object behind the service's back."""
+        if self.bucket is None:
+            (self.server.workdir / "images" / key).unlink()
+        else:
+            self._s3().delete_object(Bucket=self.bucket, Key=key)
+
+    def _s3(self) -> S3Client:
+        return boto3.client(
             "s3",
             endpoint_url=self.moto_endpoint,
             aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
         )
-        data: bytes = client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return data
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from app.core.models import ImageDetail
+from app.web.content_delivery import (
+    content_headers,
+    is_not_modified,
+    requested_range,
+    span_headers,
+    validator_headers,
+)
 from app.web.dependencies import ImageReaderDep
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
@@ -37,19 +46,45 @@ async def get_image(guid: UUID, reader: ImageReaderDep) -> ImageDetail:
     return await reader.get(guid)
 
 
+@router.head("/{guid}/content", response_class=Response, include_in_schema=False)
 @router.get(
     "/{guid}/content",
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "The image bytes."},
-        **problem_responses(404, 422),
+        206: {"content": {"image/png": {}}, "description": "The range of bytes asked for."},
+        304: {"description": "The client's cached copy is current."},
+        307: {"description": "Redirect mode: fetch the bytes from the bucket or the CDN."},
+        **problem_responses(404, 416, 422),
     },
 )
-async def get_image_content(guid: UUID, reader: ImageReaderDep) -> Response:
-    """Get the bytes of one image, with its media type."""
-    content = await reader.content(guid)
-    return Response(
-        content=content.data,
-        media_type=content.media_type,
-        headers={"X-Content-Type-Options": "nosniff"},
+async def get_image_content(
+    guid: UUID,
+    request: Request,
+    reader: ImageReaderDep,
+    redirect: Annotated[
+        bool, Query(description="In redirect mode, false asks for the bytes through the service.")
+    ] = True,
+) -> Response:
+    """Get the bytes of one image: cacheable forever, with conditional and range requests."""
+    image = await reader.get(guid)
+    if redirect and reader.redirects:
+        link = await reader.content_link(image)
+        return RedirectResponse(
+            link.url, status_code=307, headers={"Cache-Control": f"public, max-age={link.max_age}"}
+        )
+    if is_not_modified(request.headers, image):
+        return Response(status_code=304, headers=validator_headers(image))
+    byte_range = requested_range(request.headers, image)
+    headers = content_headers(image)
+    status = 206 if byte_range else 200
+    if request.method == "HEAD":
+        size = await reader.content_size(image)
+        start, end = byte_range.resolve(size) if byte_range else (0, size - 1)
+        headers |= span_headers(start, end, size, ranged=byte_range is not None)
+        return Response(status_code=status, headers=headers)
+    stream = await reader.open_content(image, byte_range)
+    headers |= span_headers(stream.start, stream.end, stream.size, ranged=byte_range is not None)
+    return StreamingResponse(
+        stream.chunks, status_code=status, headers=headers, background=BackgroundTask(stream.close)
     )

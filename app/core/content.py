@@ -1,0 +1,63 @@
+"""Byte ranges and streams of stored content: what blob stores hand to the web layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from app.core.exceptions import RangeNotSatisfiable
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """One range of bytes: ``first-last``, ``first-`` (open) or ``-last`` (a suffix length)."""
+
+    first: int | None
+    last: int | None
+
+    def resolve(self, size: int) -> tuple[int, int]:
+        """The inclusive (start, end) offsets in an object of ``size`` bytes."""
+        if self.first is None:
+            suffix = self.last or 0
+            if suffix <= 0 or size == 0:
+                raise RangeNotSatisfiable(size=size)
+            return max(0, size - suffix), size - 1
+        if self.first >= size:
+            raise RangeNotSatisfiable(size=size)
+        end = size - 1 if self.last is None else min(self.last, size - 1)
+        return self.first, end
+
+    def header_value(self) -> str:
+        """The range as an HTTP ``Range`` header value (S3 takes the same syntax)."""
+        first = "" if self.first is None else str(self.first)
+        last = "" if self.last is None else str(self.last)
+        return f"bytes={first}-{last}"
+
+
+@dataclass
+class BlobStream:
+    """Bytes ``start`` to ``end`` (inclusive) of an object of ``size`` bytes, in chunks."""
+
+    size: int
+    start: int
+    end: int
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+
+    @property
+    def length(self) -> int:
+        """How many bytes the chunks hold in all."""
+        return self.end - self.start + 1
+
+    @property
+    def partial(self) -> bool:
+        """Whether this is less than the whole object."""
+        return self.length != self.size
+
+
+@dataclass(frozen=True)
+class ContentLink:
+    """Where a client can fetch an object directly, and how long it may cache that answer."""
+
+    url: str
+    max_age: int
