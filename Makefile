@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install lock run test lint format up down clean
+.PHONY: install lock run test lint format bench up down clean
 
 install: $(INSTALLED) ## create or update .venv with the service and its development tools
 
@@ -34,6 +34,9 @@ lint: install ## ruff (lint and format check) and mypy
 format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format app tests
 	$(BIN)/ruff check --fix app tests
+
+bench: install ## benchmarks: prints tables, writes bench-results.md (BENCH="content ..." picks)
+	$(BIN)/python -m tests.bench $(BENCH)
 
 up: ## the whole stack (MySQL, MinIO, PixyProxy) in Docker
 	docker compose -f infra/docker-compose.yml up --build -d

@@ -19,7 +19,7 @@ from app.core.exceptions import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 1024 * 1024
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _THROTTLE_CODES = frozenset({"SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError"})
 

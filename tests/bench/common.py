@@ -1,0 +1,148 @@
+"""What every benchmark needs: processes to start, memory to watch, a table to print."""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from tests.fixtures import PROJECT_ROOT, S3_CREDENTIALS, LiveServer, free_port, start_live_server
+
+RESULTS = PROJECT_ROOT / "bench-results.md"
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    """The median of ``runs`` measurements: these machines are noisy."""
+    return statistics.median(measure() for _ in range(runs))
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class PeakRss:
+    """Samples a process's RSS every few milliseconds while a block runs."""
+
+    pid: int
+    peak: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            time.sleep(0.005)
+
+    @contextmanager
+    def watching(self) -> Iterator[PeakRss]:
+        self.peak = rss_bytes(self.pid)
+        sampler = threading.Thread(target=self._sample, daemon=True)
+        sampler.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            sampler.join()
+
+
+@contextmanager
+def moto_process() -> Iterator[str]:
+    """moto's S3 server in its own process, so it does not share our interpreter."""
+    port = free_port()
+    env = {**os.environ, **S3_CREDENTIALS}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(endpoint, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def service(workdir: Path, **settings: str) -> Iterator[LiveServer]:
+    """PixyProxy in its own process with these settings."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = start_live_server(workdir, PIXY_LOG_LEVEL="WARNING", **settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def png_of_size(approximate_bytes: int, seed: int = 1) -> bytes:
+    """A real PNG of random pixels, about ``approximate_bytes`` long (noise does not compress)."""
+    side = max(8, int((approximate_bytes / 3) ** 0.5))
+    pixels = os.urandom(side * side * 3) if seed else bytes(side * side * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), pixels).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def machine() -> str:
+    """One line on where the figures come from."""
+    libraries = ", ".join(
+        f"{name} {version(name)}"
+        for name in ("fastapi", "starlette", "uvicorn", "pydantic", "boto3", "PyMySQL")
+    )
+    return (
+        f"{os.cpu_count()} cores, Python {platform.python_version()} on {platform.machine()}, "
+        f"{libraries}"
+    )
+
+
+def mib(value: float) -> str:
+    return f"{value / 1024 / 1024:.1f} MiB"
+
+
+@dataclass
+class Table:
+    """Rows of figures: printed, and appended to the git-ignored results file."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def add(self, *cells: object) -> None:
+        self.rows.append([str(cell) for cell in cells])
+
+    def render(self) -> str:
+        lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |"]
+        lines.append("|" + "---|" * len(self.columns))
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(lines) + "\n"
+
+    def publish(self) -> None:
+        text = self.render()
+        print(text, flush=True)
+        with RESULTS.open("a", encoding="utf-8") as results:
+            results.write(text + "\n")

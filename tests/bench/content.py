@@ -1,0 +1,200 @@
+"""Content delivery: bytes/s through /content versus straight from the store, and memory.
+
+For a 30 KB and a 5 MB image on each store (a local folder; moto's S3 server), the same client
+code downloads the object through the service and straight from the store for a few seconds at
+a time; the ratio is what matters. Then the redirect answer, and the server's RSS while it
+streams a 50 MB object.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import httpx
+
+from app.core.models import ImageDetail
+from app.data.blob_local import LocalBlobStore
+from app.data.blob_s3 import S3BlobStore
+from app.data.database import open_database
+from app.data.image_repository import SqlImageRepository
+from app.data.init import init_database
+from tests.bench.common import (
+    PeakRss,
+    Table,
+    median_of,
+    mib,
+    moto_process,
+    png_of_size,
+    rss_bytes,
+    service,
+)
+from tests.fixtures import S3_CREDENTIALS
+
+SECONDS = 2.0
+CONCURRENCY = 4
+RUNS = 3
+SIZES = {"30 KB": 30_000, "5 MB": 5_000_000}
+
+
+def throughput(fetch: Callable[[], int], seconds: float = SECONDS) -> float:
+    """Bytes per second that ``CONCURRENCY`` callers of ``fetch`` move in ``seconds``."""
+    deadline = time.perf_counter() + seconds
+
+    def worker() -> int:
+        moved = 0
+        while time.perf_counter() < deadline:
+            moved += fetch()
+        return moved
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        total = sum(pool.map(lambda _: worker(), range(CONCURRENCY)))
+    return total / (time.perf_counter() - started)
+
+
+def seed(database_url: str, store: LocalBlobStore | S3BlobStore, data: bytes) -> ImageDetail:
+    """An image row and its bytes, written straight through the data layer."""
+    guid = uuid.uuid4()
+    now = datetime.now(UTC)
+    image = ImageDetail(
+        guid=guid,
+        prompt=f"bench {len(data)} bytes",
+        filename=store.key_for(f"{guid}.png"),
+        created_at=now,
+        updated_at=now,
+    )
+    store.put(image.filename, data, content_type="image/png")
+    db = open_database(database_url, pool_size=1)
+    init_database(db)
+    SqlImageRepository(db).add(image)
+    db.close()
+    return image
+
+
+def bench_store(
+    table: Table,
+    label: str,
+    workdir: Path,
+    settings: dict[str, str],
+    store: LocalBlobStore | S3BlobStore,
+    read_direct: Callable[[str], int],
+) -> None:
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    images = {name: seed(database_url, store, png_of_size(size)) for name, size in SIZES.items()}
+    with service(workdir / "stream", PIXY_DATABASE_URL=database_url, **settings) as server:
+        http = httpx.Client(base_url=server.base_url, timeout=60)
+        for name, image in images.items():
+            url, key = f"/image/{image.guid}/content", image.filename
+
+            def through_service(url: str = url) -> int:
+                return len(http.get(url).content)
+
+            def straight(key: str = key) -> int:
+                return read_direct(key)
+
+            served = median_of(RUNS, lambda: throughput(through_service))
+            direct = median_of(RUNS, lambda: throughput(straight))
+            table.add(
+                f"{label}, {name}",
+                f"{mib(served)}/s",
+                f"{mib(direct)}/s",
+                f"{served / direct:.0%}",
+                "70%",
+            )
+        big = seed(database_url, store, png_of_size(50_000_000))
+        baseline = rss_bytes(server.process.pid)
+        with (
+            PeakRss(server.process.pid).watching() as peak,
+            http.stream("GET", f"/image/{big.guid}/content") as response,
+        ):
+            received = sum(len(chunk) for chunk in response.iter_bytes(1 << 20))
+        table.add(
+            f"{label}, 50 MB streamed: server RSS growth",
+            mib(peak.peak - baseline),
+            f"{mib(received)} sent",
+            f"peak {mib(peak.peak)}",
+            "< 20 MiB",
+        )
+        http.close()
+
+
+def run() -> None:
+    """Print the content-delivery table."""
+    table = Table(
+        "Content delivery (median of 3 runs, 4 concurrent clients)",
+        ["scenario", "through /content", "straight from the store", "ratio", "aim"],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        local = LocalBlobStore(root / "local" / "images")
+        local.ensure_ready()
+        bench_store(
+            table,
+            "local folder",
+            root / "local",
+            {"PIXY_STORAGE_URL": f"file://{local.root}"},
+            local,
+            lambda key: len((local.root / key).read_bytes()),
+        )
+        with moto_process() as endpoint:
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+            )
+            client.create_bucket(Bucket="bench")
+            s3 = S3BlobStore(client, "bench")
+            settings = {
+                "PIXY_STORAGE_URL": "s3://bench",
+                "PIXY_S3_ENDPOINT_URL": endpoint,
+                **S3_CREDENTIALS,
+            }
+            bench_store(
+                table,
+                "S3 (moto)",
+                root / "s3",
+                settings,
+                s3,
+                lambda key: len(client.get_object(Bucket="bench", Key=key)["Body"].read()),
+            )
+            bench_redirect(table, root / "s3", settings, client)
+    table.publish()
+
+
+def bench_redirect(table: Table, workdir: Path, settings: dict[str, str], client: object) -> None:
+    """How fast the service answers with a redirect instead of the bytes."""
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    with service(
+        workdir / "redirect",
+        PIXY_DATABASE_URL=database_url,
+        PIXY_CONTENT_DELIVERY="redirect",
+        **settings,
+    ) as server:
+        http = httpx.Client(base_url=server.base_url, timeout=60)
+        guid = http.get("/image/", params={"limit": 1}).json()[0]["guid"]
+        url = f"/image/{guid}/content"
+        count = 0
+
+        def answer() -> int:
+            nonlocal count
+            response = http.get(url)
+            assert response.status_code == 307
+            count += 1
+            return 1
+
+        started = time.perf_counter()
+        median_of(RUNS, lambda: throughput(answer))
+        per_second = count / (time.perf_counter() - started)
+        table.add(
+            "redirect answer (307 to a presigned URL)", f"{per_second:.0f} answers/s", "", "", ""
+        )
+        http.close()
