@@ -27,6 +27,7 @@ from app.data.database import open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.service.content_links import PresignedLinks, PublicBaseLinks
+from app.service.cursors import CursorCodec
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
 from app.service.private import ImageCreator
@@ -122,7 +123,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     linker = build_linker(settings, store)
     await _prepare_store(settings, store)
     generator = build_generator(settings)
-    app.state.reader = ImageReader(repository=repository, store=store, linker=linker)
+    cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+    app.state.reader = ImageReader(
+        repository=repository, store=store, cursors=cursors, linker=linker
+    )
     app.state.creator = ImageCreator(repository=repository, store=store, generator=generator)
     log.info(
         "service_ready",

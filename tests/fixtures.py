@@ -118,7 +118,7 @@ def start_live_server(workdir: Path, **settings: str) -> LiveServer:
     port = free_port()
     env = clean_environment(PIXY_HOST="127.0.0.1", PIXY_PORT=str(port), **settings)
     env["PYTHONPATH"] = str(PROJECT_ROOT)
-    log_path = workdir / "server.log"
+    log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "app"],

@@ -10,7 +10,7 @@ from typing import Protocol
 from uuid import UUID
 
 from app.core.content import BlobStream, ByteRange, ContentLink
-from app.core.models import ImageDetail
+from app.core.models import ImageDetail, ImageFilter
 
 
 class ImageRepository(Protocol):
@@ -22,8 +22,18 @@ class ImageRepository(Protocol):
     def get(self, guid: UUID) -> ImageDetail:
         """Return the image with this guid, or raise ``ImageNotFound``."""
 
-    def list(self, *, limit: int, offset: int) -> list[ImageDetail]:
-        """Return images newest first."""
+    def list(
+        self,
+        filters: ImageFilter | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: UUID | None = None,
+    ) -> list[ImageDetail]:
+        """Images matching ``filters``, newest first, after the image ``after`` if given."""
+
+    def count(self, filters: ImageFilter | None = None) -> int:
+        """How many images match ``filters``."""
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -46,3 +46,26 @@ class ImageDetail(BaseModel):
     filename: str = Field(description="The key of the image's bytes in the store.")
     created_at: datetime
     updated_at: datetime
+
+
+class ImageFilter(BaseModel):
+    """Which images a listing returns; every filter given must hold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str | None = None
+    prompt_contains: str | None = None
+    filename: str | None = None
+    guid: UUID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+class ImagePage(BaseModel):
+    """One page of a listing, and the cursor of the next page when there is one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    images: list[ImageDetail]
+    next_cursor: str | None = None
+    total: int | None = None

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("PIXY_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    cursor_secret: SecretStr = SecretStr("pixyproxy-listing-cursor")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"

@@ -29,6 +29,7 @@ from app.core.exceptions import (
     DatabaseUnavailable,
     PixyProxyException,
 )
+from app.data.image_search import fold
 
 Dialect = Literal["mysql", "sqlite"]
 Row = dict[str, Any]
@@ -215,10 +216,15 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
         raise DatabaseUnavailable("the database is unreachable") from exc
 
 
+def _fold_or_none(value: str | None) -> str | None:
+    return None if value is None else fold(value)
+
+
 def _connect_sqlite(path: str) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level="DEFERRED")
     conn.row_factory = sqlite3.Row
+    conn.create_function("pp_fold", 1, _fold_or_none, deterministic=True)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn

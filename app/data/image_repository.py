@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from app.core.exceptions import DatabaseError, ImageNotFound
-from app.core.models import ImageDetail
+from app.core.exceptions import DatabaseError, ImageNotFound, InvalidRequest
+from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database, Row
+from app.data.image_search import where_clause
 
 _COLUMNS = "guid, filename, prompt, created_at, updated_at"
 
@@ -17,10 +18,11 @@ _INSERT = (
     " VALUES (:guid, :filename, :prompt, :created_at, :updated_at)"
 )
 _SELECT_BY_GUID = f"SELECT {_COLUMNS} FROM images WHERE guid = :guid"  # noqa: S608 - constant
-_SELECT_PAGE = (
-    f"SELECT {_COLUMNS} FROM images"  # noqa: S608 - constant
-    " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
-)
+_POSITION_BY_GUID = "SELECT id, created_at FROM images WHERE guid = :guid"
+# Keyset paging: strictly after the cursor row in (created_at DESC, id DESC) order. The first
+# condition alone is an index range; the second drops the rows that share its timestamp.
+_AFTER_CURSOR = "created_at <= :cursor_at AND (created_at < :cursor_at OR id < :cursor_id)"
+_ORDER_AND_PAGE = " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
 
 
 class SqlImageRepository:
@@ -40,14 +42,38 @@ class SqlImageRepository:
             raise ImageNotFound(f"no image has the guid {guid}")
         return self._from_row(rows[0])
 
-    def list(self, *, limit: int, offset: int) -> list[ImageDetail]:
-        """Return images newest first."""
-        rows = self._db.fetch_all(_SELECT_PAGE, {"limit": limit, "offset": offset})
+    def list(
+        self,
+        filters: ImageFilter | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: UUID | None = None,
+    ) -> list[ImageDetail]:
+        """Images matching ``filters``, newest first, after the image ``after`` if given."""
+        conditions, params = where_clause(filters or ImageFilter(), self._db.dialect)
+        if after is not None:
+            conditions.append(_AFTER_CURSOR)
+            params |= self._position_of(after)
+        sql = f"SELECT {_COLUMNS} FROM images{_where(conditions)}{_ORDER_AND_PAGE}"  # noqa: S608
+        rows = self._db.fetch_all(sql, params | {"limit": limit, "offset": offset})
         return [self._from_row(row) for row in rows]
+
+    def count(self, filters: ImageFilter | None = None) -> int:
+        """How many images match ``filters``."""
+        conditions, params = where_clause(filters or ImageFilter(), self._db.dialect)
+        sql = f"SELECT COUNT(*) AS n FROM images{_where(conditions)}"  # noqa: S608 - fragments
+        return int(self._db.fetch_all(sql, params)[0]["n"])
 
     def close(self) -> None:
         """Release pooled connections."""
         self._db.close()
+
+    def _position_of(self, guid: UUID) -> dict[str, Any]:
+        rows = self._db.fetch_all(_POSITION_BY_GUID, {"guid": str(guid)})
+        if not rows:
+            raise InvalidRequest("the cursor points at an image that no longer exists")
+        return {"cursor_at": rows[0]["created_at"], "cursor_id": rows[0]["id"]}
 
     def _to_row(self, image: ImageDetail) -> Row:
         return {
@@ -82,3 +108,7 @@ class SqlImageRepository:
     def _from_db_time(value: Any) -> datetime:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
         return moment.replace(tzinfo=UTC)
+
+
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""

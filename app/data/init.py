@@ -42,9 +42,27 @@ def migration_files(dialect: str, root: Path = SQL_ROOT) -> list[Path]:
 
 
 def split_statements(script: str) -> list[str]:
-    """Split a schema file into statements; it holds no semicolons inside statements."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
+    """Split a schema file into statements at semicolons that end a line.
+
+    A trigger's ``BEGIN ... END;`` body is one statement, semicolons inside it included.
+    """
+    statements: list[str] = []
+    current: list[str] = []
+    in_body = False
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        current.append(line)
+        if stripped.upper().endswith("BEGIN"):
+            in_body = True
+        if stripped.endswith(";") and (not in_body or stripped.upper() == "END;"):
+            in_body = False
+            statements.append("\n".join(current).strip().removesuffix(";").strip())
+            current = []
+    if current:
+        statements.append("\n".join(current).strip())
+    return statements
 
 
 def init_database(db: Database, root: Path = SQL_ROOT) -> list[str]:

@@ -13,7 +13,8 @@ import structlog
 from app.core.content import BlobStream, ByteRange, ContentLink
 from app.core.exceptions import ContentMissing
 from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
-from app.core.models import ImageDetail
+from app.core.models import ImageDetail, ImageFilter, ImagePage
+from app.service.cursors import CursorCodec
 
 log = structlog.get_logger(__name__)
 
@@ -26,20 +27,36 @@ class ImageReader:
         *,
         repository: ImageRepository,
         store: BlobStore,
+        cursors: CursorCodec,
         linker: ContentLinker | None = None,
     ) -> None:
         self._repository = repository
         self._store = store
+        self._cursors = cursors
         self._linker = linker
 
     async def get(self, guid: UUID) -> ImageDetail:
         """The image with this guid, or ``ImageNotFound``."""
         return await anyio.to_thread.run_sync(self._repository.get, guid)
 
-    async def list(self, *, limit: int, offset: int) -> list[ImageDetail]:
-        """Images newest first."""
-        page = partial(self._repository.list, limit=limit, offset=offset)
-        return await anyio.to_thread.run_sync(page)
+    async def list(
+        self,
+        filters: ImageFilter | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> ImagePage:
+        """One page of images newest first, with the cursor of the next page if there is one."""
+        filters = filters or ImageFilter()
+        after = self._cursors.decode(cursor) if cursor is not None else None
+        # One row more than asked tells whether another page follows, without counting.
+        page = partial(self._repository.list, filters, limit=limit + 1, offset=offset, after=after)
+        images = await anyio.to_thread.run_sync(page)
+        next_cursor = self._cursors.encode(images[limit - 1].guid) if len(images) > limit else None
+        total = await anyio.to_thread.run_sync(self._repository.count, filters) if count else None
+        return ImagePage(images=images[:limit], next_cursor=next_cursor, total=total)
 
     async def open_content(
         self, image: ImageDetail, byte_range: ByteRange | None = None

@@ -84,3 +84,18 @@ def test_a_new_numbered_file_is_applied_on_the_next_start(
     )
     assert init_database(database, root) == ["002_notes.sql"]
     database.execute("INSERT INTO notes (id) VALUES (:id)", {"id": 1})
+
+
+def test_split_statements_keeps_trigger_bodies_whole() -> None:
+    script = (
+        "CREATE TABLE a (x INT);\n"
+        "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n"
+        "    INSERT INTO b VALUES (1);\n"
+        "    INSERT INTO b VALUES (2);\n"
+        "END;\n"
+        "INSERT INTO a VALUES (3);"
+    )
+    statements = split_statements(script)
+    assert len(statements) == 3
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END")
+    assert statements[2] == "INSERT INTO a VALUES (3)"

@@ -15,6 +15,7 @@ from app.data.blob_local import LocalBlobStore
 from app.data.database import Database, open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
+from app.service.cursors import CursorCodec
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.private import ImageCreator
 from app.service.public import ImageReader
@@ -45,7 +46,8 @@ def services(
     creator = ImageCreator(
         repository=repository, store=store, generator=generator or OfflineImageGenerator()
     )
-    return creator, ImageReader(repository=repository, store=store)
+    reader = ImageReader(repository=repository, store=store, cursors=CursorCodec(b"test"))
+    return creator, reader
 
 
 async def test_generate_stores_bytes_then_row(database: Database, store: LocalBlobStore) -> None:
@@ -60,7 +62,7 @@ async def test_generate_stores_bytes_then_row(database: Database, store: LocalBl
     assert data == (store.root / detail.filename).read_bytes()
     assert len(data) > 5_000
     assert await reader.content_size(detail) == len(data)
-    assert await reader.list(limit=10, offset=0) == [detail]
+    assert (await reader.list(limit=10)).images == [detail]
 
 
 async def test_failed_insert_removes_the_stored_object(
@@ -83,7 +85,7 @@ async def test_bytes_that_are_not_an_image_are_never_stored(
         await creator.generate(ImageCreate(prompt="a duck"))
     await generator.close()
     assert list(store.root.iterdir()) == []
-    assert await reader.list(limit=10, offset=0) == []
+    assert (await reader.list(limit=10)).images == []
 
 
 async def test_incoming_model_is_revalidated(database: Database, store: LocalBlobStore) -> None:

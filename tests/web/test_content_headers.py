@@ -80,7 +80,9 @@ def test_head_does_not_read_the_bytes(tmp_path: Path) -> None:
         created = client.post("/image/", json={"prompt": "head only"}).json()
         reader: ImageReader = app.state.reader
         app.state.reader = ImageReader(
-            repository=reader._repository, store=NoReadingStore(tmp_path / "images")
+            repository=reader._repository,
+            store=NoReadingStore(tmp_path / "images"),
+            cursors=reader._cursors,
         )
         head = client.head(f"/image/{created['guid']}/content")
         ranged = client.head(f"/image/{created['guid']}/content", headers={"Range": "bytes=-10"})

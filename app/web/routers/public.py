@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
+from app.core.exceptions import InvalidRequest
 from app.core.models import ImageDetail
 from app.web.content_delivery import (
     content_headers,
@@ -18,6 +19,7 @@ from app.web.content_delivery import (
     validator_headers,
 )
 from app.web.dependencies import ImageReaderDep
+from app.web.listing import MAX_OFFSET, ImageFilterQuery, page_links
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -32,12 +34,30 @@ router = APIRouter(
 @router.get("", response_model=list[ImageDetail], responses=problem_responses(422))
 @router.get("/", response_model=list[ImageDetail], include_in_schema=False)
 async def list_images(
+    request: Request,
+    response: Response,
     reader: ImageReaderDep,
+    filters: Annotated[ImageFilterQuery, Query()],
     limit: Annotated[int, Query(ge=1, le=500, description="Images per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Images to skip.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Images to skip (slower than cursor).")
+    ] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Where to continue: the Link rel=next."),
+    ] = None,
+    count: Annotated[bool, Query(description="Send the match count in X-Total-Count.")] = False,
 ) -> list[ImageDetail]:
-    """List images, newest first, as a bare JSON array."""
-    return await reader.list(limit=limit, offset=offset)
+    """List images newest first, as a bare JSON array; pages are linked in the Link header."""
+    if cursor is not None and offset:
+        raise InvalidRequest("use either cursor or offset, not both")
+    page = await reader.list(
+        filters.to_filter(), limit=limit, offset=offset, cursor=cursor, count=count
+    )
+    response.headers["Link"] = page_links(request, page.next_cursor)
+    if page.total is not None:
+        response.headers["X-Total-Count"] = str(page.total)
+    return page.images
 
 
 @router.get("/{guid}", response_model=ImageDetail, responses=problem_responses(404, 422))
