@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import common, content
+from tests.bench import common, content, listing
 
-BENCHES = {"content": content.run}
+BENCHES = {"content": content.run, "listing": listing.run}
 
 
 def main(names: list[str]) -> int:
