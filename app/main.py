@@ -32,9 +32,11 @@ from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
 from app.service.private import ImageCreator
 from app.service.public import ImageReader
+from app.web.body_limit import BodyLimitMiddleware
+from app.web.dependencies import SingleQueryValuesDep
 from app.web.errors import handle_exception
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import private, public
+from app.web.routers import health, private, public
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -127,7 +129,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.reader = ImageReader(
         repository=repository, store=store, cursors=cursors, linker=linker
     )
-    app.state.creator = ImageCreator(repository=repository, store=store, generator=generator)
+    app.state.creator = ImageCreator(
+        repository=repository,
+        store=store,
+        generator=generator,
+        max_concurrent=settings.max_concurrent_generations,
+        queue_timeout=settings.generation_queue_timeout,
+    )
     log.info(
         "service_ready",
         database=database.dialect,
@@ -153,13 +161,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Images generated from text prompts, stored, and served back.",
         lifespan=_lifespan,
         redirect_slashes=False,
+        dependencies=[SingleQueryValuesDep],
     )
     app.state.settings = settings
+    app.state.shutting_down = False
+    app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(private.router)
     for handled in (PixyProxyException, RequestValidationError, HTTPException):
         app.add_exception_handler(handled, handle_exception)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)  # outermost: logs and answers for all within
     return app
 
 

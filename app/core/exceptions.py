@@ -7,13 +7,19 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     PixyProxyException               500 internal_error
     ├── ConfigurationError           500 configuration_error      settings refused at start
     ├── InvalidRequest               422 invalid_request          bad client input
+    │   └── IdempotencyKeyReused     422 idempotency_key_reused   same key, another body
+    ├── RequestTooLarge              413 request_too_large        a body over the size limit
+    ├── UnsupportedMediaType         415 unsupported_media_type   a body that is not JSON
+    ├── IdempotencyInProgress        409 idempotency_in_progress  the key's first request runs
     ├── NotAuthenticated             401 not_authenticated        no valid API key
     ├── ImageNotFound                404 image_not_found          no image has that guid
     ├── ContentMissing               404 content_missing          a row whose bytes are gone
     ├── RangeNotSatisfiable          416 range_not_satisfiable    a Range outside the object
     ├── ServiceUnavailable           503 service_unavailable      a dependency is down
     │   ├── DatabaseUnavailable      503 database_unavailable
-    │   └── StorageUnavailable       503 storage_unavailable
+    │   ├── StorageUnavailable       503 storage_unavailable
+    │   ├── GenerationCapacity       503 generation_capacity      every generation slot busy
+    │   └── NotReady                 503 not_ready                starting, stopping or cut off
     ├── DatabaseError                500 database_error           a statement was refused
     ├── StorageError                 500 storage_error            a store operation was refused
     └── GenerationFailed             502 generation_failed        no usable image
@@ -66,6 +72,37 @@ class InvalidRequest(PixyProxyException):
     status = 422
     code = "invalid_request"
     title = "Invalid request"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """Raised when an Idempotency-Key comes back with a different request body."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused with another request"
+
+
+class RequestTooLarge(PixyProxyException):
+    """Raised when a request body exceeds the configured limit."""
+
+    status = 413
+    code = "request_too_large"
+    title = "Request too large"
+
+
+class UnsupportedMediaType(PixyProxyException):
+    """Raised when a body comes with a content type other than JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class IdempotencyInProgress(PixyProxyException):
+    """Raised when the first request with an Idempotency-Key is still running."""
+
+    status = 409
+    code = "idempotency_in_progress"
+    title = "A request with this idempotency key is in progress"
 
 
 class NotAuthenticated(PixyProxyException):
@@ -127,6 +164,20 @@ class StorageUnavailable(ServiceUnavailable):
 
     code = "storage_unavailable"
     title = "Storage unavailable"
+
+
+class GenerationCapacity(ServiceUnavailable):
+    """Raised when every generation slot stayed busy for the whole wait."""
+
+    code = "generation_capacity"
+    title = "Too many generations in progress"
+
+
+class NotReady(ServiceUnavailable):
+    """Raised by the readiness check while starting, stopping or cut off from a dependency."""
+
+    code = "not_ready"
+    title = "Not ready"
 
 
 class DatabaseError(PixyProxyException):

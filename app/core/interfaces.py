@@ -35,6 +35,9 @@ class ImageRepository(Protocol):
     def count(self, filters: ImageFilter | None = None) -> int:
         """How many images match ``filters``."""
 
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+
     def close(self) -> None:
         """Release pooled connections."""
 
@@ -56,6 +59,9 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
+
+    def check(self) -> None:
+        """Raise if the store cannot be reached."""
 
 
 class Presigner(Protocol):

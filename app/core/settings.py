@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     cursor_secret: SecretStr = SecretStr("pixyproxy-listing-cursor")
+    max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
+    max_concurrent_generations: int = Field(default=8, ge=1, le=1_000)
+    generation_queue_timeout: float = Field(default=10.0, ge=0, le=600)
+    idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3_600)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"

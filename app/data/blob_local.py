@@ -82,6 +82,11 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageUnavailable("the image folder cannot be written") from exc
 
+    def check(self) -> None:
+        """Raise ``StorageUnavailable`` unless the folder exists and can be written."""
+        if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
+            raise StorageUnavailable(f"the image folder {self.root} is not writable")
+
     def _path(self, key: str) -> Path:
         if not _SAFE_KEY.fullmatch(key):
             raise StorageError("refusing an object key that is not a generated one")

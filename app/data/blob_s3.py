@@ -117,6 +117,13 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as exc:
             raise _translate(exc, key) from exc
 
+    def check(self) -> None:
+        """Raise ``StorageUnavailable`` unless the bucket answers."""
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(f"the bucket {self.bucket} does not answer") from exc
+
     def _bucket_exists(self) -> bool:
         try:
             self._client.head_bucket(Bucket=self.bucket)

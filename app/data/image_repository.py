@@ -65,6 +65,10 @@ class SqlImageRepository:
         sql = f"SELECT COUNT(*) AS n FROM images{_where(conditions)}"  # noqa: S608 - fragments
         return int(self._db.fetch_all(sql, params)[0]["n"])
 
+    def ping(self) -> None:
+        """Raise ``DatabaseUnavailable`` if the database cannot answer."""
+        self._db.fetch_all("SELECT 1 AS ok")
+
     def close(self) -> None:
         """Release pooled connections."""
         self._db.close()

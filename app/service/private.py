@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from uuid import uuid4
@@ -11,7 +13,7 @@ import anyio.to_thread
 import structlog
 from PIL import Image, UnidentifiedImageError
 
-from app.core.exceptions import InvalidImage
+from app.core.exceptions import GenerationCapacity, InvalidImage
 from app.core.image_types import ImageType, sniff_image_type
 from app.core.interfaces import BlobStore, ImageGenerator, ImageRepository
 from app.core.models import ImageCreate, ImageDetail
@@ -36,15 +38,27 @@ class ImageCreator:
     """Generates images, stores their bytes and records them."""
 
     def __init__(
-        self, *, repository: ImageRepository, store: BlobStore, generator: ImageGenerator
+        self,
+        *,
+        repository: ImageRepository,
+        store: BlobStore,
+        generator: ImageGenerator,
+        max_concurrent: int = 8,
+        queue_timeout: float = 10.0,
     ) -> None:
         self._repository = repository
         self._store = store
         self._generator = generator
+        self._slots = anyio.Semaphore(max_concurrent)
+        self._queue_timeout = queue_timeout
 
     async def generate(self, request: ImageCreate) -> ImageDetail:
         """Generate an image for the prompt; the bytes are stored before the row is written."""
         request = ImageCreate.model_validate(request.model_dump())
+        async with self._generation_slot():
+            return await self._generate(request)
+
+    async def _generate(self, request: ImageCreate) -> ImageDetail:
         data = await self._generator.generate(request.prompt)
         image_type = await anyio.to_thread.run_sync(check_image, data)
         guid = uuid4()
@@ -61,6 +75,21 @@ class ImageCreator:
         await self._record(detail)
         log.info("image_created", guid=str(guid), filename=detail.filename, size=len(data))
         return detail
+
+    @asynccontextmanager
+    async def _generation_slot(self) -> AsyncIterator[None]:
+        """Hold one of the limited generation slots, waiting a bounded time for it."""
+        with anyio.move_on_after(self._queue_timeout) as waiting:
+            await self._slots.acquire()
+        if waiting.cancelled_caught:
+            raise GenerationCapacity(
+                "every generation slot is busy; retry shortly",
+                retry_after=max(1, round(self._queue_timeout)),
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def _record(self, detail: ImageDetail) -> None:
         """Insert the row; if that fails, remove the stored bytes so nothing is orphaned."""

@@ -11,12 +11,13 @@ import anyio.to_thread
 import structlog
 
 from app.core.content import BlobStream, ByteRange, ContentLink
-from app.core.exceptions import ContentMissing
+from app.core.exceptions import ContentMissing, NotReady, PixyProxyException
 from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
 from app.core.models import ImageDetail, ImageFilter, ImagePage
 from app.service.cursors import CursorCodec
 
 log = structlog.get_logger(__name__)
+_READY_TIMEOUT_SECONDS = 3.0
 
 
 class ImageReader:
@@ -69,6 +70,15 @@ class ImageReader:
         """The size of an image's bytes, without reading them."""
         with _reporting_missing(image):
             return await anyio.to_thread.run_sync(self._store.stat, image.filename)
+
+    async def check_ready(self) -> None:
+        """Raise ``NotReady`` unless the database and the store both answer in time."""
+        for name, check in (("database", self._repository.ping), ("store", self._store.check)):
+            try:
+                with anyio.fail_after(_READY_TIMEOUT_SECONDS):
+                    await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+            except (PixyProxyException, TimeoutError) as exc:
+                raise NotReady(f"the {name} is not reachable") from exc
 
     @property
     def redirects(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from app.core.exceptions import NotAuthenticated
+from app.core.exceptions import InvalidRequest, NotAuthenticated, UnsupportedMediaType
 from app.core.settings import Settings
 from app.service.private import ImageCreator
 from app.service.public import ImageReader
@@ -62,7 +62,26 @@ def require_api_key(
         )
 
 
+def require_json_body(request: Request) -> None:
+    """Refuse a body sent as anything but JSON, before trying to read it as JSON."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
+
+
+def reject_repeated_query_parameters(request: Request) -> None:
+    """A parameter given twice is ambiguous: say so instead of silently taking one."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidRequest(f"query parameters given more than once: {', '.join(repeated)}")
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ImageReaderDep = Annotated[ImageReader, Depends(get_reader)]
 ImageCreatorDep = Annotated[ImageCreator, Depends(get_creator)]
 ApiKeyDep = Depends(require_api_key)
+JsonBodyDep = Depends(require_json_body)
+SingleQueryValuesDep = Depends(reject_repeated_query_parameters)

@@ -120,7 +120,9 @@ class RequestLogMiddleware:
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
-                request_log.start()
+                # Routes that are not LoggedRoutes (the API docs) are named once routing is done.
+                endpoint = scope.get("endpoint")
+                request_log.start(callsite_of(endpoint) if endpoint else None)
                 response_started = True
                 status = message["status"]
                 MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)

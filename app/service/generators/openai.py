@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+import anyio
 import openai
 import structlog
+from openai.types import ImagesResponse
 
 from app.core.exceptions import (
     GenerationEmpty,
@@ -19,6 +21,8 @@ from app.core.exceptions import (
     ProviderTimeout,
 )
 
+_CONNECT_ATTEMPTS = 3
+_CONNECT_BACKOFF_SECONDS = 0.25
 _SAFETY_CODES = frozenset({"content_policy_violation", "moderation_blocked", "safety_violation"})
 _DEFAULT_RETRY_AFTER = 30
 
@@ -35,12 +39,7 @@ class OpenAIImageGenerator:
 
     async def generate(self, prompt: str) -> bytes:
         """Ask for one image and decode it; every provider failure becomes one of ours."""
-        try:
-            response = await self._client.images.generate(
-                model=self._model, prompt=prompt, size=self._size, n=1
-            )
-        except openai.APIError as exc:
-            raise provider_failure(exc) from exc
+        response = await self._request(prompt)
         encoded = response.data[0].b64_json if response.data else None
         if not encoded:
             raise GenerationEmpty("the image provider answered without an image")
@@ -52,6 +51,32 @@ class OpenAIImageGenerator:
     async def close(self) -> None:
         """Close the HTTP connections of the client."""
         await self._client.close()
+
+    async def _request(self, prompt: str) -> ImagesResponse:
+        """Ask once; again only when the connection was refused, so no image can exist yet."""
+        for attempt in range(1, _CONNECT_ATTEMPTS + 1):
+            try:
+                return await self._client.images.generate(
+                    model=self._model, prompt=prompt, size=self._size, n=1
+                )
+            except openai.APIError as exc:
+                if attempt == _CONNECT_ATTEMPTS or not connection_refused(exc):
+                    raise provider_failure(exc) from exc
+                log.warning("provider_connection_refused", attempt=attempt)
+                await anyio.sleep(_CONNECT_BACKOFF_SECONDS * attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def connection_refused(exc: BaseException) -> bool:
+    """Whether the request never reached the provider (nothing was generated or billed)."""
+    if isinstance(exc, openai.APITimeoutError) or not isinstance(exc, openai.APIConnectionError):
+        return False
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or type(seen).__name__ == "ConnectError":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def provider_failure(exc: openai.APIError) -> GenerationFailed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.core.models import ImageCreate, ImageDetail
-from app.web.dependencies import ApiKeyDep, ImageCreatorDep
+from app.web.dependencies import ApiKeyDep, ImageCreatorDep, JsonBodyDep
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -13,8 +13,8 @@ router = APIRouter(
     prefix="/image",
     route_class=LoggedRoute,
     tags=["images"],
-    dependencies=[ApiKeyDep],
-    responses=problem_responses(401, 422, 500, 502, 503, 504),
+    dependencies=[ApiKeyDep, JsonBodyDep],
+    responses=problem_responses(401, 409, 413, 415, 422, 500, 502, 503, 504),
 )
 
 
