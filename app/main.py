@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,12 +25,14 @@ from app.core.settings import Settings, get_settings
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
 from app.data.database import open_database
+from app.data.idempotency_repository import SqlIdempotencyRepository
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.service.content_links import PresignedLinks, PublicBaseLinks
 from app.service.cursors import CursorCodec
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
+from app.service.idempotency import IdempotentCreator
 from app.service.private import ImageCreator
 from app.service.public import ImageReader
 from app.web.body_limit import BodyLimitMiddleware
@@ -129,12 +132,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.reader = ImageReader(
         repository=repository, store=store, cursors=cursors, linker=linker
     )
-    app.state.creator = ImageCreator(
+    creator = ImageCreator(
         repository=repository,
         store=store,
         generator=generator,
         max_concurrent=settings.max_concurrent_generations,
         queue_timeout=settings.generation_queue_timeout,
+    )
+    app.state.creator = IdempotentCreator(
+        creator=creator,
+        keys=SqlIdempotencyRepository(database),
+        images=repository,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        # A claim older than the longest a generation may take belongs to a dead request.
+        stale_after=timedelta(
+            seconds=settings.openai_timeout + settings.generation_queue_timeout + 60
+        ),
     )
     log.info(
         "service_ready",

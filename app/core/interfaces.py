@@ -6,11 +6,12 @@ them from the thread pool. Generators are async.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from app.core.content import BlobStream, ByteRange, ContentLink
-from app.core.models import ImageDetail, ImageFilter
+from app.core.models import IdempotencyRecord, ImageDetail, ImageFilter
 
 
 class ImageRepository(Protocol):
@@ -40,6 +41,27 @@ class ImageRepository(Protocol):
 
     def close(self) -> None:
         """Release pooled connections."""
+
+
+class IdempotencyRepository(Protocol):
+    """Idempotency keys: claimed before a generation, completed with its image's guid."""
+
+    def claim(
+        self, *, scope: str, key: str, request_hash: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Take the key for a new request; False when someone holds it already."""
+
+    def get(self, *, scope: str, key: str, now: datetime) -> IdempotencyRecord | None:
+        """The live record of a key, if any."""
+
+    def complete(self, *, scope: str, key: str, guid: UUID) -> None:
+        """Record the image the key's request created."""
+
+    def release(self, *, scope: str, key: str) -> None:
+        """Give the key up after its request failed."""
+
+    def release_stale(self, *, scope: str, key: str, created_at: datetime) -> bool:
+        """Take back a claim whose request died unfinished; False if it moved on."""
 
 
 class BlobStore(Protocol):

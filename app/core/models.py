@@ -69,3 +69,13 @@ class ImagePage(BaseModel):
     images: list[ImageDetail]
     next_cursor: str | None = None
     total: int | None = None
+
+
+class IdempotencyRecord(BaseModel):
+    """What an idempotency key holds: its first request's hash, and its image once made."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_hash: str
+    image_guid: UUID | None
+    created_at: datetime

@@ -37,6 +37,7 @@ Row = dict[str, Any]
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # MySQL client error codes that mean the server is unreachable or the connection is gone.
 _MYSQL_CONNECTION_ERRORS = frozenset({2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213})
+_MYSQL_DUPLICATE_KEY = 1062
 _POOL_WAIT_SECONDS = 10.0
 _IDLE_PING_SECONDS = 30.0
 
@@ -122,6 +123,16 @@ class Database:
             cursor.execute(self.prepare(sql), dict(params or {}))
             return int(cursor.rowcount)
 
+    def insert_unless_duplicate(self, sql: str, params: Mapping[str, Any]) -> bool:
+        """Run an INSERT; False, instead of an error, when the row's key already exists."""
+        try:
+            self.execute(sql, params)
+        except DatabaseError as exc:
+            if _is_duplicate_key(exc.__cause__):
+                return False
+            raise
+        return True
+
     def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one query and return its rows as dicts."""
         with self.connection() as conn:
@@ -177,6 +188,12 @@ class Database:
             _close_quietly(conn)
             return None
         return conn
+
+
+def _is_duplicate_key(exc: BaseException | None) -> bool:
+    if isinstance(exc, pymysql.err.IntegrityError):
+        return bool(exc.args) and exc.args[0] == _MYSQL_DUPLICATE_KEY
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
 
 def _is_driver_error(exc: BaseException) -> bool:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.exceptions import InvalidRequest, NotAuthenticated, UnsupportedMediaType
 from app.core.settings import Settings
-from app.service.private import ImageCreator
+from app.service.idempotency import IdempotentCreator
 from app.service.public import ImageReader
+
+ANONYMOUS_CALLER = "anonymous"
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from PIXY_API_KEYS.")
 _api_key_header = APIKeyHeader(
@@ -31,10 +34,26 @@ def get_reader(request: Request) -> ImageReader:
     return reader
 
 
-def get_creator(request: Request) -> ImageCreator:
+def get_creator(request: Request) -> IdempotentCreator:
     """The private use cases."""
-    creator: ImageCreator = request.app.state.creator
+    creator: IdempotentCreator = request.app.state.creator
     return creator
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Repeat a POST safely: the same key and body return the first result.",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key header, checked to be printable ASCII."""
+    return key
 
 
 def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
@@ -50,16 +69,20 @@ def require_api_key(
     settings: Annotated[Settings, Depends(get_settings)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
-) -> None:
-    """Let the request through only with a configured key (or when no keys are configured)."""
+) -> str:
+    """Let the request through only with a configured key (or when no keys are configured).
+
+    Returns who is calling, for scoping what they do: a hash of their key, never the key.
+    """
     keys = tuple(key.get_secret_value() for key in settings.api_keys)
     if not keys:
-        return
+        return ANONYMOUS_CALLER
     candidate = bearer.credentials if bearer else header_key
     if not candidate or not key_matches(candidate, keys):
         raise NotAuthenticated(
             "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key'"
         )
+    return hashlib.sha256(candidate.encode("utf-8")).hexdigest()
 
 
 def require_json_body(request: Request) -> None:
@@ -81,7 +104,9 @@ def reject_repeated_query_parameters(request: Request) -> None:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ImageReaderDep = Annotated[ImageReader, Depends(get_reader)]
-ImageCreatorDep = Annotated[ImageCreator, Depends(get_creator)]
+ImageCreatorDep = Annotated[IdempotentCreator, Depends(get_creator)]
+CallerDep = Annotated[str, Depends(require_api_key)]
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 ApiKeyDep = Depends(require_api_key)
 JsonBodyDep = Depends(require_json_body)
 SingleQueryValuesDep = Depends(reject_repeated_query_parameters)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app.core.models import ImageCreate, ImageDetail
-from app.web.dependencies import ApiKeyDep, ImageCreatorDep, JsonBodyDep
+from app.web.dependencies import (
+    ApiKeyDep,
+    CallerDep,
+    IdempotencyKeyDep,
+    ImageCreatorDep,
+    JsonBodyDep,
+)
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -20,6 +26,15 @@ router = APIRouter(
 
 @router.post("", response_model=ImageDetail)
 @router.post("/", response_model=ImageDetail, include_in_schema=False)
-async def create_image(body: ImageCreate, creator: ImageCreatorDep) -> ImageDetail:
+async def create_image(
+    body: ImageCreate,
+    response: Response,
+    creator: ImageCreatorDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> ImageDetail:
     """Generate an image from a prompt, store it, and return its detail."""
-    return await creator.generate(body)
+    creation = await creator.generate(body, scope=caller, key=idempotency_key)
+    if creation.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return creation.image
