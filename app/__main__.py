@@ -1,33 +1,125 @@
-"""``python -m app``: serve PixyProxy with uvicorn, from the settings."""
+"""``python -m app`` (or ``pixyproxy``): serve, or reconcile the store with the database.
+
+python -m app                      serve with uvicorn, from the settings
+python -m app reconcile [--fix]    list objects without rows and rows without objects
+"""
 
 from __future__ import annotations
 
+import argparse
+import signal
 import sys
+import threading
+from datetime import timedelta
+from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
-from app.core.exceptions import ConfigurationError
-from app.core.settings import get_settings
+from app.core.exceptions import ConfigurationError, PixyProxyException
+from app.core.log_setup import configure_logging
+from app.core.settings import Settings, get_settings
+from app.main import create_app, open_data
+from app.service.reconcile import reconcile
 
 
-def main() -> int:
+class DrainingServer(uvicorn.Server):
+    """On SIGTERM, fail readiness first and keep serving for a while, then stop gracefully.
+
+    The load balancer sees /readyz fail and stops sending new requests before the server
+    stops accepting them; requests in flight then get the configured grace period to finish.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, drain_seconds: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._drain_seconds = drain_seconds
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig != signal.SIGTERM or self._draining or self._drain_seconds <= 0:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._app.state.shutting_down = True
+        timer = threading.Timer(self._drain_seconds, super().handle_exit, args=(sig, frame))
+        timer.daemon = True
+        timer.start()
+
+
+def serve(settings: Settings) -> int:
     """Start the server; refuse with a one-line reason when the settings are unsafe."""
-    settings = get_settings()
     try:
         settings.check_exposure()
     except ConfigurationError as exc:
         print(f"pixyproxy: {exc.detail}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        "app.main:app",
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         proxy_headers=True,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=round(settings.shutdown_grace_seconds),
     )
-    return 0
+    server = DrainingServer(config, app, settings.shutdown_drain_seconds)
+    server.run()
+    return 0 if server.started else 1
+
+
+def run_reconcile(settings: Settings, *, fix: bool, grace_seconds: float) -> int:
+    """Print what is out of step between the store and the database; 1 if anything is left."""
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    data = open_data(settings)
+    try:
+        report = reconcile(
+            images=data.images,
+            store=data.store,
+            fix=fix,
+            grace=timedelta(seconds=grace_seconds),
+        )
+    finally:
+        data.close()
+    removed = set(report.removed)
+    for orphan in report.orphan_objects:
+        action = "removed" if orphan.key in removed else "kept"
+        written = f"{orphan.modified:%Y-%m-%d %H:%M:%S}Z"
+        print(f"object without row: {orphan.key} (written {written}, {action})")
+    for key in report.rows_without_objects:
+        print(f"row without object: {key}")
+    print(
+        f"{report.objects} objects, {report.rows} rows: "
+        f"{len(report.orphan_objects)} objects without rows ({len(removed)} removed), "
+        f"{len(report.rows_without_objects)} rows without objects"
+    )
+    return 0 if report.consistent else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run it."""
+    parser = argparse.ArgumentParser(prog="pixyproxy", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the HTTP API (the default)")
+    check = commands.add_parser("reconcile", help="compare the store with the database")
+    check.add_argument("--fix", action="store_true", help="remove objects without rows")
+    check.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=3600,
+        help="only remove objects older than this (default 3600: younger ones may belong "
+        "to a generation still in flight)",
+    )
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "reconcile":
+        try:
+            return run_reconcile(settings, fix=args.fix, grace_seconds=args.grace_seconds)
+        except PixyProxyException as exc:
+            print(f"pixyproxy: {exc.detail}", file=sys.stderr)
+            return 2
+    return serve(settings)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ from app.core.log_setup import configure_logging
 from app.core.settings import Settings, get_settings
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
-from app.data.database import open_database
+from app.data.database import Database, open_database
 from app.data.idempotency_repository import SqlIdempotencyRepository
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
@@ -107,52 +107,72 @@ def build_generator(settings: Settings) -> ImageGenerator:
     return OpenAIImageGenerator(client, model=settings.openai_model, size=settings.openai_size)
 
 
-async def _prepare_store(settings: Settings, store: LocalBlobStore | S3BlobStore) -> None:
-    if isinstance(store, S3BlobStore):
-        ready = partial(
-            store.ensure_ready, create=settings.s3_create_bucket, region=settings.s3_region
-        )
-        await anyio.to_thread.run_sync(ready)
-    else:
-        await anyio.to_thread.run_sync(store.ensure_ready)
+@dataclass
+class DataParts:
+    """The database, with its schema applied, and the store, ready for use."""
+
+    database: Database
+    images: SqlImageRepository
+    store: LocalBlobStore | S3BlobStore
+
+    def close(self) -> None:
+        """Close pooled database connections."""
+        self.images.close()
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    settings.check_exposure()
+def open_data(settings: Settings) -> DataParts:
+    """Open the database and the store that the settings name (blocking)."""
     database = open_database(settings.database_url, pool_size=settings.database_pool_size)
-    await anyio.to_thread.run_sync(init_database, database)
-    repository = SqlImageRepository(database)
-    store = build_store(settings)
-    linker = build_linker(settings, store)
-    await _prepare_store(settings, store)
-    generator = build_generator(settings)
+    try:
+        init_database(database)
+        store = build_store(settings)
+        if isinstance(store, S3BlobStore):
+            store.ensure_ready(create=settings.s3_create_bucket, region=settings.s3_region)
+        else:
+            store.ensure_ready()
+    except BaseException:
+        database.close()
+        raise
+    return DataParts(database, SqlImageRepository(database), store)
+
+
+def _build_services(app: FastAPI, data: DataParts, generator: ImageGenerator) -> None:
+    settings: Settings = app.state.settings
     cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+    linker = build_linker(settings, data.store)
     app.state.reader = ImageReader(
-        repository=repository, store=store, cursors=cursors, linker=linker
+        repository=data.images, store=data.store, cursors=cursors, linker=linker
     )
     creator = ImageCreator(
-        repository=repository,
-        store=store,
+        repository=data.images,
+        store=data.store,
         generator=generator,
         max_concurrent=settings.max_concurrent_generations,
         queue_timeout=settings.generation_queue_timeout,
     )
     app.state.creator = IdempotentCreator(
         creator=creator,
-        keys=SqlIdempotencyRepository(database),
-        images=repository,
+        keys=SqlIdempotencyRepository(data.database),
+        images=data.images,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         # A claim older than the longest a generation may take belongs to a dead request.
         stale_after=timedelta(
             seconds=settings.openai_timeout + settings.generation_queue_timeout + 60
         ),
     )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.check_exposure()
+    data = await anyio.to_thread.run_sync(open_data, settings)
+    generator = build_generator(settings)
+    _build_services(app, data, generator)
     log.info(
         "service_ready",
-        database=database.dialect,
-        storage=type(store).__name__,
+        database=data.database.dialect,
+        storage=type(data.store).__name__,
         generator=settings.generator,
         auth="on" if settings.api_keys else "off",
         content_delivery=settings.content_delivery,
@@ -161,7 +181,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await generator.close()
-        repository.close()
+        data.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.core.exceptions import RangeNotSatisfiable
 
@@ -61,3 +62,11 @@ class ContentLink:
 
     url: str
     max_age: int
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object in a store, as a listing of the store shows it."""
+
+    key: str
+    modified: datetime

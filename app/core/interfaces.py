@@ -6,11 +6,12 @@ them from the thread pool. Generators are async.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from app.core.content import BlobStream, ByteRange, ContentLink
+from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
 from app.core.models import IdempotencyRecord, ImageDetail, ImageFilter
 
 
@@ -38,6 +39,9 @@ class ImageRepository(Protocol):
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
+
+    def filenames(self) -> Iterator[str]:
+        """Every image's filename (its object key), in batches under the hood."""
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -84,6 +88,9 @@ class BlobStore(Protocol):
 
     def check(self) -> None:
         """Raise if the store cannot be reached."""
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Every object under the store's prefix, with when it was last written."""
 
 
 class Presigner(Protocol):

@@ -6,10 +6,11 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from app.core.content import BlobStream, ByteRange
+from app.core.content import BlobStream, ByteRange, StoredObject
 from app.core.exceptions import ContentMissing, StorageError, StorageUnavailable
 
 CHUNK_SIZE = 1024 * 1024
@@ -86,6 +87,13 @@ class LocalBlobStore:
         """Raise ``StorageUnavailable`` unless the folder exists and can be written."""
         if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
             raise StorageUnavailable(f"the image folder {self.root} is not writable")
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Every stored file (temporary upload files are not objects yet)."""
+        for path in self.root.iterdir():
+            if path.is_file() and _SAFE_KEY.fullmatch(path.name):
+                modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+                yield StoredObject(key=path.name, modified=modified)
 
     def _path(self, key: str) -> Path:
         if not _SAFE_KEY.fullmatch(key):

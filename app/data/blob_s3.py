@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.core.content import BlobStream, ByteRange
+from app.core.content import BlobStream, ByteRange, StoredObject
 from app.core.exceptions import (
     ConfigurationError,
     ContentMissing,
@@ -123,6 +123,18 @@ class S3BlobStore:
             self._client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"the bucket {self.bucket} does not answer") from exc
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Every object under the prefix, page by page."""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield StoredObject(key=item["Key"], modified=item["LastModified"])
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, f"bucket {self.bucket}") from exc
 
     def _bucket_exists(self) -> bool:
         try:

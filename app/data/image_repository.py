@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,8 @@ _POSITION_BY_GUID = "SELECT id, created_at FROM images WHERE guid = :guid"
 # Keyset paging: strictly after the cursor row in (created_at DESC, id DESC) order. The first
 # condition alone is an index range; the second drops the rows that share its timestamp.
 _AFTER_CURSOR = "created_at <= :cursor_at AND (created_at < :cursor_at OR id < :cursor_id)"
+_FILENAMES_AFTER = "SELECT id, filename FROM images WHERE id > :last_id ORDER BY id LIMIT :limit"
+_BATCH = 10_000
 _ORDER_AND_PAGE = " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
 
 
@@ -64,6 +67,16 @@ class SqlImageRepository:
         conditions, params = where_clause(filters or ImageFilter(), self._db.dialect)
         sql = f"SELECT COUNT(*) AS n FROM images{_where(conditions)}"  # noqa: S608 - fragments
         return int(self._db.fetch_all(sql, params)[0]["n"])
+
+    def filenames(self) -> Iterator[str]:
+        """Every filename, walking the table by id so that no batch is large."""
+        last_id = 0
+        while True:
+            rows = self._db.fetch_all(_FILENAMES_AFTER, {"last_id": last_id, "limit": _BATCH})
+            yield from (row["filename"] for row in rows)
+            if len(rows) < _BATCH:
+                return
+            last_id = rows[-1]["id"]
 
     def ping(self) -> None:
         """Raise ``DatabaseUnavailable`` if the database cannot answer."""
