@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pymysql
@@ -38,6 +38,8 @@ _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # MySQL client error codes that mean the server is unreachable or the connection is gone.
 _MYSQL_CONNECTION_ERRORS = frozenset({2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213})
 _MYSQL_DUPLICATE_KEY = 1062
+_MYSQL_GONE_AWAY = 2006
+_T = TypeVar("_T")
 _POOL_WAIT_SECONDS = 10.0
 _IDLE_PING_SECONDS = 30.0
 
@@ -118,10 +120,13 @@ class Database:
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement in its own transaction; return the affected row count."""
-        with self.connection() as conn:
+
+        def run(conn: Any) -> int:
             cursor = conn.cursor()
             cursor.execute(self.prepare(sql), dict(params or {}))
             return int(cursor.rowcount)
+
+        return self._with_fresh_retry(run)
 
     def insert_unless_duplicate(self, sql: str, params: Mapping[str, Any]) -> bool:
         """Run an INSERT; False, instead of an error, when the row's key already exists."""
@@ -135,10 +140,25 @@ class Database:
 
     def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one query and return its rows as dicts."""
-        with self.connection() as conn:
+
+        def run(conn: Any) -> list[Row]:
             cursor = conn.cursor()
             cursor.execute(self.prepare(sql), dict(params or {}))
             return [dict(row) for row in cursor.fetchall()]
+
+        return self._with_fresh_retry(run)
+
+    def _with_fresh_retry(self, work: Callable[[Any], _T]) -> _T:
+        """Run ``work`` on a pooled connection; once more on a new one if the pooled one was
+        dead before the statement left (the database restarted while it sat idle)."""
+        try:
+            with self.connection() as conn:
+                return work(conn)
+        except DatabaseUnavailable as exc:
+            if not _never_sent(exc.__cause__):
+                raise
+        with self.connection() as conn:
+            return work(conn)
 
     def prepare(self, sql: str) -> str:
         """The statement in this driver's parameter style."""
@@ -178,9 +198,14 @@ class Database:
         return conn
 
     def _discard_or_rollback(self, conn: Any, exc: BaseException) -> Any:
-        """Roll back after a failed unit of work; drop the connection if it is broken."""
+        """Roll back after a failed unit of work; drop the connection if it is broken.
+
+        A broken connection usually means the server restarted or the network dropped, which
+        breaks the idle ones too: they are all dropped, so later requests start afresh.
+        """
         if _is_driver_error(exc) and isinstance(self.translate(exc), DatabaseUnavailable):
             _close_quietly(conn)
+            self.close()
             return None
         try:
             conn.rollback()
@@ -188,6 +213,17 @@ class Database:
             _close_quietly(conn)
             return None
         return conn
+
+
+def _never_sent(exc: BaseException | None) -> bool:
+    """Whether a driver error happened before the statement reached the server."""
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True
+    return (
+        isinstance(exc, pymysql.err.OperationalError)
+        and bool(exc.args)
+        and exc.args[0] == _MYSQL_GONE_AWAY
+    )
 
 
 def _is_duplicate_key(exc: BaseException | None) -> bool:
