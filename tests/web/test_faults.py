@@ -53,8 +53,13 @@ def own_moto(s3_env: dict[str, str]) -> Iterator[dict[str, Any]]:
     bucket = f"pixy-{uuid.uuid4().hex[:12]}"
     client = boto3.client("s3", endpoint_url=endpoint)
     client.create_bucket(Bucket=bucket)
-    state = {"server": server, "port": port, "endpoint": endpoint, "bucket": bucket}
-    state["client"] = client
+    state: dict[str, Any] = {
+        "server": server,
+        "port": port,
+        "endpoint": endpoint,
+        "bucket": bucket,
+        "client": client,
+    }
     yield state
     state["server"].stop()
 
