@@ -142,10 +142,10 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def start_fake_openai() -> FakeOpenAI:
-    """Serve a fresh fake on a free port of 127.0.0.1, in a daemon thread."""
+def start_fake_openai(port: int = 0) -> FakeOpenAI:
+    """Serve a fresh fake on 127.0.0.1 (on a free port unless told), in a daemon thread."""
     fake = FakeOpenAI()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(fake))
     server.daemon_threads = True
     fake.server = server
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import openai
 import pytest
 
@@ -18,7 +21,7 @@ from app.core.exceptions import (
 from app.core.image_types import PNG, sniff_image_type
 from app.service.generators.openai import OpenAIImageGenerator
 from app.service.private import check_image
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, start_fake_openai, stop_fake_openai
 from tests.fixtures import free_port
 
 pytestmark = pytest.mark.anyio
@@ -114,3 +117,33 @@ async def test_bytes_that_are_not_an_image_are_refused_before_storage(
     with pytest.raises(InvalidImage) as raised:
         check_image(data)
     assert (raised.value.status, raised.value.code) == (502, "invalid_image")
+
+
+async def test_a_refused_connection_is_retried_until_the_provider_answers() -> None:
+    port = free_port()
+    generator = generator_for(f"http://127.0.0.1:{port}/v1")
+    fake: list[FakeOpenAI] = []
+
+    def start_late() -> None:
+        time.sleep(0.1)
+        fake.append(start_fake_openai(port=port))
+
+    starter = threading.Thread(target=start_late)
+    starter.start()
+    try:
+        data = await generator.generate("persistent duck")
+    finally:
+        starter.join()
+        await generator.close()
+        stop_fake_openai(fake[0])
+    assert sniff_image_type(data) == PNG
+    assert len(fake[0].requests) == 1
+
+
+async def test_a_timeout_is_not_retried(fake_openai: FakeOpenAI) -> None:
+    fake_openai.scenario = "hang"
+    generator = generator_for(fake_openai.base_url, timeout=0.3)
+    with pytest.raises(ProviderTimeout):
+        await generator.generate("a duck")
+    await generator.close()
+    assert len(fake_openai.requests) == 1

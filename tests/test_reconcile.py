@@ -1,0 +1,109 @@
+"""`python -m app reconcile`: objects without rows, rows without objects, and --fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from app.data.blob_local import LocalBlobStore
+from app.data.blob_s3 import S3BlobStore
+from app.data.database import open_database
+from app.data.image_repository import SqlImageRepository
+from app.data.init import init_database
+from app.service.reconcile import reconcile
+from tests.data.test_image_repository import make_image
+from tests.fixtures import PROJECT_ROOT, clean_environment
+
+
+def seed(repository: SqlImageRepository, store: LocalBlobStore | S3BlobStore) -> dict[str, str]:
+    """One consistent image, one object without a row, one row without an object."""
+    whole, rowless_bytes, missing = make_image("whole"), make_image("orphan"), make_image("lost")
+    whole_key = store.key_for(whole.filename)
+    repository.add(whole.model_copy(update={"filename": whole_key}))
+    store.put(whole_key, b"png", content_type="image/png")
+    orphan_key = store.key_for(rowless_bytes.filename)
+    store.put(orphan_key, b"png", content_type="image/png")
+    missing_key = store.key_for(missing.filename)
+    repository.add(missing.model_copy(update={"filename": missing_key}))
+    return {"whole": whole_key, "orphan": orphan_key, "missing": missing_key}
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_reconcile_finds_both_kinds_and_fixes_old_orphans(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}", pool_size=1)
+    init_database(db)
+    repository = SqlImageRepository(db)
+    store: LocalBlobStore | S3BlobStore
+    if kind == "local":
+        store = LocalBlobStore(tmp_path / "images")
+        store.ensure_ready()
+    else:
+        endpoint, bucket = (
+            request.getfixturevalue("moto_endpoint"),
+            request.getfixturevalue("bucket"),
+        )
+        store = S3BlobStore(boto3.client("s3", endpoint_url=endpoint), bucket, "pre")
+    keys = seed(repository, store)
+
+    report = reconcile(images=repository, store=store)
+    assert [o.key for o in report.orphan_objects] == [keys["orphan"]]
+    assert report.rows_without_objects == [keys["missing"]]
+    assert (report.objects, report.rows, report.removed) == (2, 2, [])
+    assert not report.consistent
+
+    young = reconcile(images=repository, store=store, fix=True, grace=timedelta(hours=1))
+    assert young.removed == []  # too young: it may belong to a generation in flight
+
+    later = datetime.now(UTC) + timedelta(hours=2)
+    fixed = reconcile(images=repository, store=store, fix=True, grace=timedelta(hours=1), now=later)
+    assert fixed.removed == [keys["orphan"]]
+    assert [o.key for o in reconcile(images=repository, store=store).orphan_objects] == []
+    db.close()
+
+
+def test_reconcile_command(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'pixyproxy.db'}", pool_size=1)
+    init_database(db)
+    repository = SqlImageRepository(db)
+    store = LocalBlobStore(tmp_path / "images")
+    store.ensure_ready()
+    keys = seed(repository, store)
+    old = time.time() - 7200
+    os.utime(tmp_path / "images" / keys["orphan"], (old, old))
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", "reconcile", *args],
+            cwd=tmp_path,
+            env=clean_environment(PYTHONPATH=str(PROJECT_ROOT), PIXY_LOG_LEVEL="ERROR"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    listed = command()
+    assert listed.returncode == 1
+    assert f"object without row: {keys['orphan']}" in listed.stdout
+    assert f"row without object: {keys['missing']}" in listed.stdout
+    assert (tmp_path / "images" / keys["orphan"]).exists()
+
+    fixed = command("--fix")
+    assert "1 objects without rows (1 removed)" in fixed.stdout
+    assert not (tmp_path / "images" / keys["orphan"]).exists()
+    assert fixed.returncode == 1  # the row without an object is for a person to decide
+
+    db.execute("DELETE FROM images WHERE filename = :f", {"f": keys["missing"]})
+    clean = command()
+    assert clean.returncode == 0, clean.stdout
+    assert "0 objects without rows (0 removed), 0 rows without objects" in clean.stdout
+    db.close()
