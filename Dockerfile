@@ -13,6 +13,7 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PIXY_HOST=0.0.0.0 \
     PIXY_PORT=8000 \
+    PIXY_WORKERS=1 \
     PIXY_DATABASE_URL=sqlite:////data/pixyproxy.db \
     PIXY_STORAGE_URL=file:///data/images
 RUN groupadd --system --gid 10001 pixy \
@@ -23,10 +24,12 @@ COPY --from=build /venv /venv
 WORKDIR /srv/pixyproxy
 COPY app ./app
 COPY sql ./sql
-USER pixy
+USER 10001:10001
 EXPOSE 8000
 VOLUME ["/data"]
+# Liveness only: /readyz (database and store) is for the load balancer or orchestrator.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/image/?limit=1', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+# SIGTERM: /readyz fails for PIXY_SHUTDOWN_DRAIN_SECONDS, then requests in flight finish.
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "app"]

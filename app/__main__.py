@@ -7,17 +7,22 @@ python -m app reconcile [--fix]    list objects without rows and rows without ob
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import tempfile
 import threading
 from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 
 from app.core.exceptions import ConfigurationError, PixyProxyException
 from app.core.log_setup import configure_logging
+from app.core.metrics import registry
 from app.core.settings import Settings, get_settings
 from app.main import create_app, open_data
 from app.service.reconcile import reconcile
@@ -54,19 +59,31 @@ def serve(settings: Settings) -> int:
     except ConfigurationError as exc:
         print(f"pixyproxy: {exc.detail}", file=sys.stderr)
         return 2
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": round(settings.shutdown_grace_seconds),
+    }
+    if settings.workers > 1:
+        # Workers are separate processes: their metrics meet in a shared folder.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pixy-metrics-"))
+        _serve_metrics_port(settings)
+        uvicorn.run("app.main:create_app", factory=True, workers=settings.workers, **options)
+        return 0
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=round(settings.shutdown_grace_seconds),
-    )
-    server = DrainingServer(config, app, settings.shutdown_drain_seconds)
+    _serve_metrics_port(settings)
+    server = DrainingServer(uvicorn.Config(app, **options), app, settings.shutdown_drain_seconds)
     server.run()
     return 0 if server.started else 1
+
+
+def _serve_metrics_port(settings: Settings) -> None:
+    """Serve /metrics on a port of its own, when the settings ask for one."""
+    if settings.metrics_enabled and settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry())
 
 
 def run_reconcile(settings: Settings, *, fix: bool, grace_seconds: float) -> int:

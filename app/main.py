@@ -39,7 +39,7 @@ from app.web.body_limit import BodyLimitMiddleware
 from app.web.dependencies import SingleQueryValuesDep
 from app.web.errors import handle_exception
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import health, private, public
+from app.web.routers import health, metrics, private, public
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -201,6 +201,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(private.router)
+    if settings.metrics_enabled and settings.metrics_port is None:
+        app.include_router(metrics.router)
     for handled in (PixyProxyException, RequestValidationError, HTTPException):
         app.add_exception_handler(handled, handle_exception)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

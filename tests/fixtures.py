@@ -135,7 +135,7 @@ def start_live_server(workdir: Path, **settings: str) -> LiveServer:
         if process.poll() is not None:
             raise RuntimeError(f"server exited at start:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{server.base_url}/image/", timeout=1).status_code == 200:
+            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
                 return server
         except httpx.TransportError:
             pass

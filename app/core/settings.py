@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3_600)
+    metrics_enabled: bool = True
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"

@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from app.core.content import BlobStream, ByteRange, StoredObject
 from app.core.exceptions import ContentMissing, StorageError, StorageUnavailable
+from app.core.metrics import timed_store_call
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -34,6 +35,7 @@ class LocalBlobStore:
         """Local keys have no prefix: the key is the generated name."""
         return name
 
+    @timed_store_call("put")
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         """Write through a temporary file and rename, so a key is whole or absent."""
         target = self._path(key)
@@ -49,6 +51,7 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageUnavailable("the image folder cannot be written") from exc
 
+    @timed_store_call("open")
     def open(self, key: str, byte_range: ByteRange | None = None) -> BlobStream:
         """Stream the file, or the range of it asked for, in chunks."""
         path = self._path(key)
@@ -67,6 +70,7 @@ class LocalBlobStore:
             raise
         return BlobStream(size, start, end, _read_chunks(handle, end - start + 1), handle.close)
 
+    @timed_store_call("stat")
     def stat(self, key: str) -> int:
         """The file's size."""
         try:
@@ -76,6 +80,7 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageUnavailable("the image folder cannot be read") from exc
 
+    @timed_store_call("delete")
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
         try:
@@ -83,6 +88,7 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageUnavailable("the image folder cannot be written") from exc
 
+    @timed_store_call("check")
     def check(self) -> None:
         """Raise ``StorageUnavailable`` unless the folder exists and can be written."""
         if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):

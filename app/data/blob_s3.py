@@ -15,6 +15,7 @@ from app.core.exceptions import (
     StorageError,
     StorageUnavailable,
 )
+from app.core.metrics import timed_store_call
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -59,6 +60,7 @@ class S3BlobStore:
         """The object key for a generated name, under the configured prefix."""
         return self.prefix + name
 
+    @timed_store_call("put")
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         """Upload ``data`` in one request: S3 makes an object whole or not at all."""
         try:
@@ -68,6 +70,7 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as exc:
             raise _translate(exc, key) from exc
 
+    @timed_store_call("open")
     def open(self, key: str, byte_range: ByteRange | None = None) -> BlobStream:
         """Stream the object, or the range asked for, as S3 sends it."""
         try:
@@ -94,6 +97,7 @@ class S3BlobStore:
         chunks = _guarded(body.iter_chunks(CHUNK_SIZE), key)
         return BlobStream(size, start, end, chunks, body.close)
 
+    @timed_store_call("stat")
     def stat(self, key: str) -> int:
         """The object's size, from a HEAD request."""
         try:
@@ -101,6 +105,7 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as exc:
             raise _translate(exc, key) from exc
 
+    @timed_store_call("presigned_url")
     def presigned_url(self, key: str, *, expires_in: int) -> str:
         """A URL that lets anyone GET ``key`` for ``expires_in`` seconds."""
         try:
@@ -110,6 +115,7 @@ class S3BlobStore:
         except BotoCoreError as exc:
             raise _translate(exc, key) from exc
 
+    @timed_store_call("delete")
     def delete(self, key: str) -> None:
         """Remove ``key``; S3 treats removing a missing key as success."""
         try:
@@ -117,6 +123,7 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as exc:
             raise _translate(exc, key) from exc
 
+    @timed_store_call("check")
     def check(self) -> None:
         """Raise ``StorageUnavailable`` unless the bucket answers."""
         try:

@@ -29,6 +29,7 @@ from app.core.exceptions import (
     DatabaseUnavailable,
     PixyProxyException,
 )
+from app.core.metrics import DATABASE_DURATION, timed
 from app.data.image_search import fold
 
 Dialect = Literal["mysql", "sqlite"]
@@ -126,7 +127,8 @@ class Database:
             cursor.execute(self.prepare(sql), dict(params or {}))
             return int(cursor.rowcount)
 
-        return self._with_fresh_retry(run)
+        with timed(DATABASE_DURATION, statement=_kind(sql)):
+            return self._with_fresh_retry(run)
 
     def insert_unless_duplicate(self, sql: str, params: Mapping[str, Any]) -> bool:
         """Run an INSERT; False, instead of an error, when the row's key already exists."""
@@ -146,7 +148,8 @@ class Database:
             cursor.execute(self.prepare(sql), dict(params or {}))
             return [dict(row) for row in cursor.fetchall()]
 
-        return self._with_fresh_retry(run)
+        with timed(DATABASE_DURATION, statement=_kind(sql)):
+            return self._with_fresh_retry(run)
 
     def _with_fresh_retry(self, work: Callable[[Any], _T]) -> _T:
         """Run ``work`` on a pooled connection; once more on a new one if the pooled one was
@@ -213,6 +216,11 @@ class Database:
             _close_quietly(conn)
             return None
         return conn
+
+
+def _kind(sql: str) -> str:
+    """The statement's verb (select, insert, ...), a label with few values."""
+    return sql.lstrip().split(None, 1)[0].lower()
 
 
 def _never_sent(exc: BaseException | None) -> bool:

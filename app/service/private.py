@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ import anyio.to_thread
 import structlog
 from PIL import Image, UnidentifiedImageError
 
-from app.core.exceptions import GenerationCapacity, InvalidImage
+from app.core import metrics
+from app.core.exceptions import GenerationCapacity, InvalidImage, PixyProxyException
 from app.core.image_types import ImageType, sniff_image_type
 from app.core.interfaces import BlobStore, ImageGenerator, ImageRepository
 from app.core.models import ImageCreate, ImageDetail
@@ -56,7 +58,19 @@ class ImageCreator:
         """Generate an image for the prompt; the bytes are stored before the row is written."""
         request = ImageCreate.model_validate(request.model_dump())
         async with self._generation_slot():
-            return await self._generate(request)
+            started, outcome = time.perf_counter(), "ok"
+            try:
+                return await self._generate(request)
+            except PixyProxyException as exc:
+                outcome = exc.code
+                raise
+            except BaseException:
+                outcome = "internal_error"
+                raise
+            finally:
+                metrics.GENERATIONS.labels(outcome=outcome).inc()
+                elapsed = time.perf_counter() - started
+                metrics.GENERATION_DURATION.labels(outcome=outcome).observe(elapsed)
 
     async def _generate(self, request: ImageCreate) -> ImageDetail:
         data = await self._generator.generate(request.prompt)

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import metrics
 from app.core.log_setup import CALLSITE_KEY, bind_request, unbind_request
 from app.web.errors import handle_exception
 
@@ -70,10 +71,13 @@ class _RequestLog:
             "REQUEST START", method=self.method, path=self.path, **{CALLSITE_KEY: self.callsite}
         )
 
-    def end(self, status: int) -> None:
-        """Log END with the outcome; logs START first if nothing did."""
+    def end(self, status: int, route: str) -> None:
+        """Log END with the outcome (START first if nothing did) and count the request."""
         self.start()
-        duration_ms = round((time.perf_counter() - self.started) * 1000, 2)
+        elapsed = time.perf_counter() - self.started
+        metrics.HTTP_REQUESTS.labels(method=self.method, route=route, status=str(status)).inc()
+        metrics.HTTP_DURATION.labels(method=self.method, route=route).observe(elapsed)
+        duration_ms = round(elapsed * 1000, 2)
         log.info(
             "REQUEST END",
             method=self.method,
@@ -137,5 +141,7 @@ class RequestLogMiddleware:
             response = await handle_exception(Request(scope), exc)
             await response(scope, receive, send_with_id)
         finally:
-            request_log.end(status)
+            # The route template, never the raw path: one time series per route, not per guid.
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            request_log.end(status, route)
             unbind_request(tokens)

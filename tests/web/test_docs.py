@@ -30,6 +30,7 @@ def test_every_endpoint_is_documented_with_its_errors() -> None:
         },
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
+        ("/metrics", "get"): {"200"},
     }
     assert {(p, m) for p, ops in paths.items() for m in ops} == set(expected)
     for (path, method), statuses in expected.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 from uuid import UUID
 
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from app.core.exceptions import InvalidRequest
+from app.core.metrics import CONTENT_BYTES
 from app.core.models import ImageDetail
 from app.web.content_delivery import (
     content_headers,
@@ -106,5 +108,14 @@ async def get_image_content(
     stream = await reader.open_content(image, byte_range)
     headers |= span_headers(stream.start, stream.end, stream.size, ranged=byte_range is not None)
     return StreamingResponse(
-        stream.chunks, status_code=status, headers=headers, background=BackgroundTask(stream.close)
+        _counted(stream.chunks),
+        status_code=status,
+        headers=headers,
+        background=BackgroundTask(stream.close),
     )
+
+
+def _counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        CONTENT_BYTES.inc(len(chunk))
+        yield chunk

@@ -1,0 +1,104 @@
+"""Prometheus metrics of the service, defined once; the layers observe them.
+
+With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's own
+variable) to an empty folder before the workers start: each process then writes its samples
+there and ``/metrics`` merges them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+_FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SLOW = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+HTTP_REQUESTS = Counter(
+    "pixyproxy_http_requests",
+    "HTTP requests answered, by route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "pixyproxy_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["method", "route"],
+    buckets=_FAST,
+)
+GENERATIONS = Counter(
+    "pixyproxy_generations", "Image generations, by outcome (ok or a problem code).", ["outcome"]
+)
+GENERATION_DURATION = Histogram(
+    "pixyproxy_generation_duration_seconds",
+    "Time to generate, check and store one image, by outcome.",
+    ["outcome"],
+    buckets=_SLOW,
+)
+CONTENT_BYTES = Counter("pixyproxy_content_bytes_sent", "Image bytes sent to clients.")
+DATABASE_DURATION = Histogram(
+    "pixyproxy_database_call_duration_seconds",
+    "Time of one database statement, by kind (select, insert, update, delete).",
+    ["statement"],
+    buckets=_FAST,
+)
+STORE_DURATION = Histogram(
+    "pixyproxy_store_call_duration_seconds",
+    "Time of one blob store call, by operation.",
+    ["operation"],
+    buckets=_FAST,
+)
+
+
+@contextmanager
+def timed(histogram: Histogram, **labels: str) -> Iterator[None]:
+    """Observe how long the block takes."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        histogram.labels(**labels).observe(time.perf_counter() - started)
+
+
+def timed_store_call(operation: str) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
+    """Decorate a blob store method so that its calls are timed."""
+
+    def decorate(method: Callable[_P, _T]) -> Callable[_P, _T]:
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            with timed(STORE_DURATION, operation=operation):
+                return method(*args, **kwargs)
+
+        wrapper.__name__ = method.__name__
+        wrapper.__doc__ = method.__doc__
+        return wrapper
+
+    return decorate
+
+
+def registry() -> CollectorRegistry:
+    """The registry to expose: this process's, or every worker's when they write to a folder."""
+    # prometheus-client itself reads this variable when it creates values; so do we, to match.
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+    return merged
+
+
+def exposition() -> tuple[bytes, str]:
+    """The current samples in Prometheus text format."""
+    return generate_latest(registry()), CONTENT_TYPE_LATEST
