@@ -69,6 +69,7 @@ class Settings(BaseSettings):
         "public_base_url",
         "openai_base_url",
         "openai_api_key",
+        "metrics_port",
         mode="before",
     )
     @classmethod
