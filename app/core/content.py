@@ -44,6 +44,7 @@ class BlobStream:
     end: int
     chunks: Iterator[bytes]
     close: Callable[[], None]
+    body: bytes | None = None  # the whole range, when it was read at once
 
     @property
     def length(self) -> int:

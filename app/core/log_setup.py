@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from structlog.processors import CallsiteParameter
 from structlog.typing import EventDict, Processor
 
 CALLSITE_KEY = "callsite"
+_LOGGING_MODULES = ("structlog", "logging", "app.core.log_setup")
 """An event may name the code it speaks for as ``callsite=(function, line)``."""
 
 
@@ -35,10 +35,17 @@ def _thread(_: Any, __: str, event: EventDict) -> EventDict:
     return event
 
 
-def _callsite_override(_: Any, __: str, event: EventDict) -> EventDict:
+def _callsite(_: Any, __: str, event: EventDict) -> EventDict:
+    """Name the code that logged: the given ``callsite``, else the first frame outside logging."""
     callsite = event.pop(CALLSITE_KEY, None)
-    if callsite is not None:
-        event["func_name"], event["lineno"] = callsite
+    if callsite is None:
+        frame = sys._getframe(1)
+        while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+            _LOGGING_MODULES
+        ):
+            frame = frame.f_back
+        callsite = frame.f_code.co_name, frame.f_lineno
+    event["func_name"], event["lineno"] = callsite
     return event
 
 
@@ -65,11 +72,7 @@ def _shared_processors() -> list[Processor]:
         structlog.processors.add_log_level,
         _timestamp,
         _thread,
-        structlog.processors.CallsiteParameterAdder(
-            [CallsiteParameter.FUNC_NAME, CallsiteParameter.LINENO],
-            additional_ignores=["logging", "uvicorn"],
-        ),
-        _callsite_override,
+        _callsite,
     ]
 
 

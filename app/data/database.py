@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import pymysql
 import pymysql.cursors
+from pymysql.constants import SERVER_STATUS
 
 from app.core.exceptions import (
     ConfigurationError,
@@ -39,6 +40,7 @@ _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # MySQL client error codes that mean the server is unreachable or the connection is gone.
 _MYSQL_CONNECTION_ERRORS = frozenset({2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213})
 _MYSQL_DUPLICATE_KEY = 1062
+_MYSQL_IN_TRANSACTION = SERVER_STATUS.SERVER_STATUS_IN_TRANS
 _MYSQL_GONE_AWAY = 2006
 _T = TypeVar("_T")
 _POOL_WAIT_SECONDS = 10.0
@@ -100,14 +102,20 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """Borrow a connection for one unit of work; it is committed or rolled back on return."""
+        """Borrow a connection for one unit of work; it is committed or rolled back on return.
+
+        MySQL connections run in autocommit mode, so a single statement is its own transaction
+        and a read costs no COMMIT round trip; a unit of several statements that must hold
+        together starts one with ``BEGIN``. SQLite commits here.
+        """
         if not self._slots.acquire(timeout=_POOL_WAIT_SECONDS):
             raise DatabaseUnavailable("no database connection became free in time")
         conn = None
         try:
             conn = self._checkout()
             yield conn
-            conn.commit()
+            if self.dialect == "sqlite" or conn.server_status & _MYSQL_IN_TRANSACTION:
+                conn.commit()
         except BaseException as exc:
             if conn is not None:
                 conn = self._discard_or_rollback(conn, exc)
@@ -267,7 +275,7 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
             database=url.database,
             charset="utf8mb4",
             cursorclass=pymysql.cursors.DictCursor,
-            autocommit=False,
+            autocommit=True,
             connect_timeout=5,
             read_timeout=30,
             write_timeout=30,

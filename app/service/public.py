@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -18,6 +19,8 @@ from app.service.cursors import CursorCodec
 
 log = structlog.get_logger(__name__)
 _READY_TIMEOUT_SECONDS = 3.0
+_CACHED_DETAILS = 10_000
+_PREFETCH_BYTES = 256 * 1024
 
 
 class ImageReader:
@@ -35,10 +38,21 @@ class ImageReader:
         self._store = store
         self._cursors = cursors
         self._linker = linker
+        # An image's detail never changes once made, so a cached one is right on every replica.
+        # Misses are not cached: the image may be created meanwhile, on any replica.
+        self._details: OrderedDict[UUID, ImageDetail] = OrderedDict()
 
     async def get(self, guid: UUID) -> ImageDetail:
         """The image with this guid, or ``ImageNotFound``."""
-        return await anyio.to_thread.run_sync(self._repository.get, guid)
+        cached = self._details.get(guid)
+        if cached is not None:
+            self._details.move_to_end(guid)
+            return cached
+        image = await anyio.to_thread.run_sync(self._repository.get, guid)
+        self._details[guid] = image
+        if len(self._details) > _CACHED_DETAILS:
+            self._details.popitem(last=False)
+        return image
 
     async def list(
         self,
@@ -62,9 +76,21 @@ class ImageReader:
     async def open_content(
         self, image: ImageDetail, byte_range: ByteRange | None = None
     ) -> BlobStream:
-        """Stream an image's bytes, or a range of them."""
+        """Stream an image's bytes, or a range of them; a small body comes read already."""
         with _reporting_missing(image):
-            return await anyio.to_thread.run_sync(self._store.open, image.filename, byte_range)
+            return await anyio.to_thread.run_sync(self._open_prefetched, image.filename, byte_range)
+
+    def _open_prefetched(self, key: str, byte_range: ByteRange | None) -> BlobStream:
+        # One trip to the thread pool for a small image instead of one per chunk.
+        stream = self._store.open(key, byte_range)
+        if stream.length > _PREFETCH_BYTES:
+            return stream
+        try:
+            stream.body = b"".join(stream.chunks)
+        finally:
+            stream.close()
+        stream.chunks = iter((stream.body,))
+        return stream
 
     async def content_size(self, image: ImageDetail) -> int:
         """The size of an image's bytes, without reading them."""

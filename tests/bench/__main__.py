@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import common, content, listing
+from tests.bench import common, content, listing, load
 
-BENCHES = {"content": content.run, "listing": listing.run}
+BENCHES = {"load": load.run, "content": content.run, "listing": listing.run}
 
 
 def main(names: list[str]) -> int:

@@ -60,9 +60,23 @@ def test_failed_unit_of_work_is_rolled_back(database: Database) -> None:
     database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
     with pytest.raises(DatabaseError), database.connection() as conn:
         cursor = conn.cursor()
+        cursor.execute("BEGIN")  # one transaction for both statements
         cursor.execute(database.prepare("INSERT INTO t (id) VALUES (:id)"), {"id": 1})
         cursor.execute(database.prepare("INSERT INTO t (id) VALUES (:id)"), {"id": 1})
     assert database.fetch_all("SELECT id FROM t") == []
+
+
+def test_a_transaction_begun_in_a_unit_of_work_is_committed(database: Database) -> None:
+    database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    with database.connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute("BEGIN")
+        cursor.execute(database.prepare("INSERT INTO t (id) VALUES (:id)"), {"id": 1})
+        cursor.execute(database.prepare("INSERT INTO t (id) VALUES (:id)"), {"id": 2})
+    # Read through another pool: a transaction left open would hide the rows from it.
+    other = Database(database.url, database._connect, pool_size=1)
+    assert other.fetch_all("SELECT id FROM t ORDER BY id") == [{"id": 1}, {"id": 2}]
+    other.close()
 
 
 def test_pool_reuses_connections_across_threads(database: Database) -> None:

@@ -37,6 +37,7 @@ class FakeOpenAI:
 
     scenario: str = "ok"
     delay: float = 0.0
+    image: bytes | None = None  # answer with these bytes instead of drawing per prompt
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -62,8 +63,8 @@ def _error(status: int, code: str, message: str, kind: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-def _ok(body: dict[str, Any], _: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
-    image = base64.b64encode(draw_image(body["prompt"], size=256)).decode()
+def _ok(body: dict[str, Any], fake: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
+    image = base64.b64encode(fake.image or draw_image(body["prompt"], size=256)).decode()
     return 200, {}, {"created": int(time.time()), "data": [{"b64_json": image}]}
 
 
@@ -142,10 +143,14 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # load tests open hundreds of connections at once
+
+
 def start_fake_openai(port: int = 0) -> FakeOpenAI:
     """Serve a fresh fake on 127.0.0.1 (on a free port unless told), in a daemon thread."""
     fake = FakeOpenAI()
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(fake))
+    server = _Server(("127.0.0.1", port), _handler(fake))
     server.daemon_threads = True
     fake.server = server
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
+from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 
 from app.core.exceptions import InvalidRequest
@@ -25,6 +26,8 @@ from app.web.listing import MAX_OFFSET, ImageFilterQuery, page_links
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
+_DETAILS = TypeAdapter(list[ImageDetail])
+
 router = APIRouter(
     prefix="/image",
     route_class=LoggedRoute,
@@ -37,7 +40,6 @@ router = APIRouter(
 @router.get("/", response_model=list[ImageDetail], include_in_schema=False)
 async def list_images(
     request: Request,
-    response: Response,
     reader: ImageReaderDep,
     filters: Annotated[ImageFilterQuery, Query()],
     limit: Annotated[int, Query(ge=1, le=500, description="Images per page.")] = 50,
@@ -49,23 +51,25 @@ async def list_images(
         Query(min_length=1, max_length=64, description="Where to continue: the Link rel=next."),
     ] = None,
     count: Annotated[bool, Query(description="Send the match count in X-Total-Count.")] = False,
-) -> list[ImageDetail]:
+) -> Response:
     """List images newest first, as a bare JSON array; pages are linked in the Link header."""
     if cursor is not None and offset:
         raise InvalidRequest("use either cursor or offset, not both")
     page = await reader.list(
         filters.to_filter(), limit=limit, offset=offset, cursor=cursor, count=count
     )
-    response.headers["Link"] = page_links(request, page.next_cursor)
+    headers = {"Link": page_links(request, page.next_cursor)}
     if page.total is not None:
-        response.headers["X-Total-Count"] = str(page.total)
-    return page.images
+        headers["X-Total-Count"] = str(page.total)
+    # Serialised once, straight from the models (they are valid by construction).
+    return Response(_DETAILS.dump_json(page.images), media_type="application/json", headers=headers)
 
 
 @router.get("/{guid}", response_model=ImageDetail, responses=problem_responses(404, 422))
-async def get_image(guid: UUID, reader: ImageReaderDep) -> ImageDetail:
+async def get_image(guid: UUID, reader: ImageReaderDep) -> Response:
     """Get what is known about one image."""
-    return await reader.get(guid)
+    image = await reader.get(guid)
+    return Response(image.model_dump_json(), media_type="application/json")
 
 
 @router.head("/{guid}/content", response_class=Response, include_in_schema=False)
@@ -107,6 +111,9 @@ async def get_image_content(
         return Response(status_code=status, headers=headers)
     stream = await reader.open_content(image, byte_range)
     headers |= span_headers(stream.start, stream.end, stream.size, ranged=byte_range is not None)
+    if stream.body is not None:
+        CONTENT_BYTES.inc(len(stream.body))
+        return Response(stream.body, status_code=status, headers=headers)
     return StreamingResponse(
         _counted(stream.chunks),
         status_code=status,

@@ -1,0 +1,229 @@
+"""Load on two cores: PixyProxy next to a bare FastAPI floor answering the same shapes.
+
+The service runs with one worker on MySQL, a local folder and the offline generator; the floor
+(``tests.bench.floor_app``) answers from memory. wrk drives both with 32 connections; each
+figure is the median of 3 short runs, and the ratio to the floor is what matters. POSTs go
+to the service with the OpenAI generator pointed at the fake OpenAI server, answering after 1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from app.data.blob_local import LocalBlobStore
+from tests.bench.common import PeakRss, Table, mib, png_of_size, rss_bytes, service
+from tests.bench.content import seed
+from tests.fakes.openai_server import start_fake_openai, stop_fake_openai
+from tests.fixtures import create_scratch_database, drop_scratch_database, free_port
+
+CONNECTIONS = 32
+SECONDS = 5
+RUNS = 3
+PROVIDER_DELAY = 1.0
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p99_ms: float
+    errors: int
+
+
+def wrk(url: str) -> WrkResult:
+    """One wrk run: requests/s, p99 latency and non-2xx or socket errors."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    p99_ms = float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out)) + sum(
+        int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
+    )
+    return WrkResult(rps, p99_ms, errors)
+
+
+def median_wrk(url: str) -> WrkResult:
+    runs = [wrk(url) for _ in range(RUNS)]
+    return WrkResult(
+        statistics.median(r.requests_per_second for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+        sum(r.errors for r in runs),
+    )
+
+
+@contextmanager
+def floor_server(content_bytes: int) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tests.bench.floor_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={"FLOOR_CONTENT_BYTES": str(content_bytes), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/image/", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    try:
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def concurrent_posts(base_url: str, count: int) -> tuple[float, dict[int, int]]:
+    """Wall time of ``count`` simultaneous POSTs, and how many got each status."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
+        started = time.perf_counter()
+        responses = await asyncio.gather(
+            *(client.post("/image/", json={"prompt": f"load {n}"}) for n in range(count)),
+            return_exceptions=True,
+        )
+        elapsed = time.perf_counter() - started
+    statuses: dict[int, int] = {}
+    for response in responses:
+        status = response.status_code if isinstance(response, httpx.Response) else 0
+        statuses[status] = statuses.get(status, 0) + 1
+    return elapsed, statuses
+
+
+def run() -> None:
+    """Print the load table."""
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (make bench installs it with apt-get): load bench skipped")
+        return
+    table = Table(
+        f"Load, one worker (wrk, {CONNECTIONS} connections, median of {RUNS} x {SECONDS} s)",
+        ["scenario", "PixyProxy", "floor", "ratio", "aim", "server RSS idle / peak"],
+    )
+    database_url = create_scratch_database()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_reads(table, Path(tmp), database_url)
+            bench_posts(table, Path(tmp), database_url)
+            bench_workers(table, Path(tmp), database_url)
+    finally:
+        drop_scratch_database(database_url)
+    table.publish()
+
+
+def bench_reads(table: Table, root: Path, database_url: str) -> None:
+    store = LocalBlobStore(root / "images")
+    store.ensure_ready()
+    picture = png_of_size(30_000)
+    images = [seed(database_url, store, picture) for _ in range(50)]
+    guid = images[0].guid
+    scenarios = [
+        ("GET /image/{guid}", f"/image/{guid}", ">= 50%"),
+        ("GET /image/{guid}/content (30 KB)", f"/image/{guid}/content", ">= 50%"),
+        ("GET /image/ (first page of 50)", "/image/", ">= 40%"),
+    ]
+    with (
+        service(
+            root / "reads", PIXY_DATABASE_URL=database_url, PIXY_STORAGE_URL=f"file://{store.root}"
+        ) as server,
+        floor_server(len(picture)) as (floor, _floor_pid),
+    ):
+        for name, path, aim in scenarios:
+            idle = rss_bytes(server.process.pid)
+            with PeakRss(server.process.pid).watching() as peak:
+                ours = median_wrk(server.base_url + path)
+            theirs = median_wrk(floor + path.replace(str(guid), str(uuid.uuid4())))
+            table.add(
+                f"{name}: requests/s (p99; errors)",
+                f"{ours.requests_per_second:.0f} ({ours.p99_ms:.1f} ms; {ours.errors})",
+                f"{theirs.requests_per_second:.0f} ({theirs.p99_ms:.1f} ms; {theirs.errors})",
+                f"{ours.requests_per_second / theirs.requests_per_second:.0%}",
+                aim,
+                f"{mib(idle)} / {mib(peak.peak)}",
+            )
+
+
+def bench_posts(table: Table, root: Path, database_url: str) -> None:
+    fake = start_fake_openai()
+    fake.delay, fake.image = PROVIDER_DELAY, png_of_size(30_000)
+    try:
+        with service(
+            root / "posts",
+            PIXY_DATABASE_URL=database_url,
+            PIXY_STORAGE_URL=f"file://{root / 'posted'}",
+            PIXY_GENERATOR="openai",
+            OPENAI_API_KEY="sk-bench",
+            OPENAI_BASE_URL=fake.base_url,
+            PIXY_MAX_CONCURRENT_GENERATIONS="100",
+            PIXY_GENERATION_QUEUE_TIMEOUT="2",
+            PIXY_DATABASE_POOL_SIZE="20",
+        ) as server:
+            for count, aim in ((100, "100 of 100, <= 1.5 s"), (1000, "2xx or clean 503 only")):
+                idle = rss_bytes(server.process.pid)
+                with PeakRss(server.process.pid).watching() as peak:
+                    elapsed, statuses = asyncio.run(concurrent_posts(server.base_url, count))
+                outcome = ", ".join(f"{n} x {s or 'failed'}" for s, n in sorted(statuses.items()))
+                table.add(
+                    f"{count} concurrent POST /image (provider takes {PROVIDER_DELAY:.0f} s)",
+                    f"{elapsed:.2f} s: {outcome}",
+                    f"{PROVIDER_DELAY:.2f} s",
+                    f"{PROVIDER_DELAY / elapsed:.0%}",
+                    aim,
+                    f"{mib(idle)} / {mib(peak.peak)}",
+                )
+    finally:
+        stop_fake_openai(fake)
+
+
+def bench_workers(table: Table, root: Path, database_url: str) -> None:
+    guid = None
+    for workers in (1, 2):
+        with service(
+            root / f"workers-{workers}",
+            PIXY_DATABASE_URL=database_url,
+            PIXY_STORAGE_URL=f"file://{root / 'images'}",
+            PIXY_WORKERS=str(workers),
+        ) as server:
+            guid = (
+                guid
+                or httpx.get(f"{server.base_url}/image/", params={"limit": 1}).json()[0]["guid"]
+            )
+            result = median_wrk(f"{server.base_url}/image/{guid}")
+            table.add(
+                f"GET /image/{{guid}} with PIXY_WORKERS={workers}",
+                f"{result.requests_per_second:.0f} ({result.p99_ms:.1f} ms; {result.errors})",
+                "",
+                "",
+                "reported",
+                "",
+            )
