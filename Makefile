@@ -23,7 +23,7 @@ lock: ## re-pin the runtime dependencies in requirements.lock after changing pyp
 run: install ## serve on PIXY_HOST:PIXY_PORT (127.0.0.1:8000) with the settings in the environment
 	$(BIN)/python -m app
 
-test: install ## every test; MySQL ones use PIXY_TEST_MYSQL_URL and skip when none is reachable
+test: install ## every test; MySQL ones use PIXY_TEST_MYSQL_URL, browser ones Debian's chromium
 	$(BIN)/python -m pytest
 
 lint: install ## ruff (lint and format check) and mypy

@@ -16,6 +16,7 @@ import structlog
 from botocore.config import Config
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from app.core.exceptions import ConfigurationError, PixyProxyException
@@ -39,7 +40,7 @@ from app.web.body_limit import BodyLimitMiddleware
 from app.web.dependencies import SingleQueryValuesDep
 from app.web.errors import handle_exception
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import health, metrics, private, public
+from app.web.routers import gallery, health, metrics, private, public
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -201,6 +202,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(private.router)
+    app.include_router(gallery.router)
+    app.mount("/static", StaticFiles(directory=gallery.STATIC_DIR), name="static")
     if settings.metrics_enabled and settings.metrics_port is None:
         app.include_router(metrics.router)
     for handled in (PixyProxyException, RequestValidationError, HTTPException):
