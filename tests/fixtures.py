@@ -88,6 +88,24 @@ def clean_environment(**settings: str) -> dict[str, str]:
     return env
 
 
+def run_app_command(workdir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m app ARGS`` to completion in ``workdir`` with only ``settings`` set."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=workdir,
+        env=clean_environment(PYTHONPATH=str(PROJECT_ROOT), **settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def openai_settings(base_url: str) -> dict[str, str]:
+    """Settings that point the service's OpenAI generator at a fake server."""
+    return {"PIXY_GENERATOR": "openai", "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": base_url}
+
+
 @dataclass
 class LiveServer:
     """``python -m app`` running in a subprocess, driven over HTTP."""

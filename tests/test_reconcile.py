@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.service.reconcile import reconcile
 from tests.data.test_image_repository import make_image
-from tests.fixtures import PROJECT_ROOT, clean_environment
+from tests.fixtures import run_app_command
 
 
 def seed(repository: SqlImageRepository, store: LocalBlobStore | S3BlobStore) -> dict[str, str]:
@@ -81,15 +80,7 @@ def test_reconcile_command(tmp_path: Path) -> None:
     os.utime(tmp_path / "images" / keys["orphan"], (old, old))
 
     def command(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "app", "reconcile", *args],
-            cwd=tmp_path,
-            env=clean_environment(PYTHONPATH=str(PROJECT_ROOT), PIXY_LOG_LEVEL="ERROR"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_app_command(tmp_path, "reconcile", *args, PIXY_LOG_LEVEL="ERROR")
 
     listed = command()
     assert listed.returncode == 1

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import PROJECT_ROOT, LiveServer, clean_environment, start_live_server
+from tests.fixtures import LiveServer, run_app_command, start_live_server
 from tests.web.test_errors import assert_problem
 
 KEYS = "key-one-0123456789,key-two-abcdefghij"
@@ -86,15 +84,7 @@ def test_without_keys_on_loopback_post_is_open(tmp_path: Path) -> None:
 
 
 def test_refuses_to_start_open_on_a_public_address(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app"],
-        cwd=tmp_path,
-        env=clean_environment(PIXY_HOST="0.0.0.0", PYTHONPATH=str(PROJECT_ROOT)),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_app_command(tmp_path, PIXY_HOST="0.0.0.0")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1

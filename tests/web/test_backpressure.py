@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import start_live_server
+from tests.fixtures import openai_settings, start_live_server
 from tests.web.test_errors import assert_problem
 
 
@@ -18,9 +18,7 @@ def test_generations_past_the_limit_get_503_and_reads_go_on(
 ) -> None:
     server = start_live_server(
         tmp_path,
-        PIXY_GENERATOR="openai",
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url,
+        **openai_settings(fake_openai.base_url),
         PIXY_MAX_CONCURRENT_GENERATIONS="2",
         PIXY_GENERATION_QUEUE_TIMEOUT="0.5",
     )

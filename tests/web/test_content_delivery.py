@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,13 +13,7 @@ import boto3
 import httpx
 import pytest
 
-from tests.fixtures import (
-    PROJECT_ROOT,
-    S3_CREDENTIALS,
-    LiveServer,
-    clean_environment,
-    start_live_server,
-)
+from tests.fixtures import S3_CREDENTIALS, LiveServer, run_app_command, start_live_server
 from tests.web.conftest import Backend
 from tests.web.test_errors import assert_problem
 
@@ -261,15 +253,7 @@ def test_cdn_base_redirect_appends_the_key(redirect_servers: dict[str, Any]) -> 
 
 
 def test_redirect_mode_on_a_local_folder_is_refused_at_start(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app"],
-        cwd=tmp_path,
-        env=clean_environment(PIXY_CONTENT_DELIVERY="redirect", PYTHONPATH=str(PROJECT_ROOT)),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_app_command(tmp_path, PIXY_CONTENT_DELIVERY="redirect")
     assert result.returncode != 0
     assert "PIXY_PUBLIC_BASE_URL" in result.stdout + result.stderr
 

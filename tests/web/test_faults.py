@@ -26,6 +26,7 @@ from tests.fixtures import (
     free_port,
     mysql_admin_url,
     mysql_connect,
+    openai_settings,
     start_live_server,
 )
 from tests.web.test_errors import assert_problem
@@ -149,9 +150,7 @@ def test_failed_insert_after_storing_removes_the_object(
     server = start_live_server(
         tmp_path,
         PIXY_DATABASE_URL=url,
-        PIXY_GENERATOR="openai",
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url,
+        **openai_settings(fake_openai.base_url),
         **s3_settings(own_moto),
     )
     fake_openai.delay = 1.5
@@ -179,9 +178,7 @@ def test_sigterm_fails_readiness_first_and_finishes_requests_in_flight(
 ) -> None:
     server = start_live_server(
         tmp_path,
-        PIXY_GENERATOR="openai",
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url,
+        **openai_settings(fake_openai.base_url),
         PIXY_SHUTDOWN_DRAIN_SECONDS="1.5",
     )
     fake_openai.delay = 2.5

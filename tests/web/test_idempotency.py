@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import LiveServer, start_live_server
+from tests.fixtures import LiveServer, openai_settings, start_live_server
 from tests.web.test_errors import assert_problem
 
 KEYS = "first-caller-key,second-caller-key"
@@ -30,9 +30,7 @@ def module_setup(
 ) -> Iterator[Setup]:
     server = start_live_server(
         tmp_path_factory.mktemp("idempotency"),
-        PIXY_GENERATOR="openai",
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=module_fake_openai.base_url,
+        **openai_settings(module_fake_openai.base_url),
         PIXY_API_KEYS=KEYS,
     )
     yield Setup(server, module_fake_openai)
