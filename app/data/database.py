@@ -15,14 +15,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pymysql
+import pymysql.converters
 import pymysql.cursors
-from pymysql.constants import SERVER_STATUS
+from pymysql.constants import FIELD_TYPE, SERVER_STATUS
 
 from app.core.exceptions import (
     ConfigurationError,
@@ -265,6 +267,24 @@ def open_database(url: str, *, pool_size: int) -> Database:
     return Database(parsed, lambda: _connect_mysql(parsed), pool_size=pool_size)
 
 
+def _parse_datetime(value: str | bytes) -> datetime | str | None:
+    """DATETIME columns through the C parser; pymysql's own (a regex) for anything unusual."""
+    text = value.decode("ascii") if isinstance(value, bytes) else value
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        parsed: datetime | str | None = pymysql.converters.convert_datetime(text)
+        return parsed
+
+
+# pymysql's conversions, but DATETIME parsing (a quarter of reading a page of rows) done in C.
+_MYSQL_CONVERSIONS: dict[Any, Any] = {
+    **pymysql.converters.conversions,
+    FIELD_TYPE.DATETIME: _parse_datetime,
+    FIELD_TYPE.TIMESTAMP: _parse_datetime,
+}
+
+
 def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
     try:
         return pymysql.connect(
@@ -280,6 +300,7 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
             read_timeout=30,
             write_timeout=30,
             init_command="SET time_zone = '+00:00'",
+            conv=_MYSQL_CONVERSIONS,
         )
     except pymysql.err.MySQLError as exc:
         raise DatabaseUnavailable("the database is unreachable") from exc

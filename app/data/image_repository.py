@@ -102,15 +102,16 @@ class SqlImageRepository:
         }
 
     def _from_row(self, row: Row) -> ImageDetail:
+        # Every field is converted to its type here, so the model skips validating it again.
         try:
-            return ImageDetail(
+            return ImageDetail.model_construct(
                 guid=UUID(row["guid"]),
-                filename=row["filename"],
-                prompt=row["prompt"],
+                filename=str(row["filename"]),
+                prompt=str(row["prompt"]),
                 created_at=self._from_db_time(row["created_at"]),
                 updated_at=self._from_db_time(row["updated_at"]),
             )
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise DatabaseError("an images row could not be read") from exc
 
     def _to_db_time(self, moment: datetime) -> Any:
