@@ -101,13 +101,9 @@ def bench_store(
 
             served = median_of(RUNS, lambda: throughput(through_service))
             direct = median_of(RUNS, lambda: throughput(straight))
-            table.add(
-                f"{label}, {name}",
-                f"{mib(served)}/s",
-                f"{mib(direct)}/s",
-                f"{served / direct:.0%}",
-                "70%",
-            )
+            # A folder read in this process crosses no network: no ratio to it means anything.
+            ratio = f"{served / direct:.0%}" if isinstance(store, S3BlobStore) else "n/a"
+            table.add(f"{label}, {name}", f"{mib(served)}/s", f"{mib(direct)}/s", ratio, ">= 70%")
         big = seed(database_url, store, png_of_size(50_000_000))
         baseline = rss_bytes(server.process.pid)
         with (
