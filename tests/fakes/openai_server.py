@@ -115,6 +115,9 @@ _ANSWERS: dict[str, Callable[[dict[str, Any], FakeOpenAI], Answer]] = {
 def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in separate writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold every answer back by 40 ms.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
@@ -163,3 +166,31 @@ def stop_fake_openai(fake: FakeOpenAI) -> None:
     if fake.server is not None:
         fake.server.shutdown()
         fake.server.server_close()
+
+
+def main() -> None:
+    """Serve a fake in a process of its own: ``python -m tests.fakes.openai_server PORT DELAY``.
+
+    Benchmarks use this so that the fake provider does not share an interpreter with the client.
+    Answers every request with one fixed 30 KB PNG.
+    """
+    import sys
+
+    from tests.bench.common import png_of_size
+
+    fake = start_fake_openai(port=int(sys.argv[1]))
+    fake.delay = float(sys.argv[2])
+    fake.image = png_of_size(30_000)
+    fake.requests = _Discarded()
+    threading.Event().wait()
+
+
+class _Discarded(list[dict[str, Any]]):
+    """A request log that keeps nothing, for long benchmark runs."""
+
+    def append(self, _: dict[str, Any]) -> None:
+        return None
+
+
+if __name__ == "__main__":
+    main()
