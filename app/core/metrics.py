@@ -7,6 +7,7 @@ there and ``/metrics`` merges them.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -78,12 +79,11 @@ def timed_store_call(operation: str) -> Callable[[Callable[_P, _T]], Callable[_P
     """Decorate a blob store method so that its calls are timed."""
 
     def decorate(method: Callable[_P, _T]) -> Callable[_P, _T]:
+        @functools.wraps(method)
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
             with timed(STORE_DURATION, operation=operation):
                 return method(*args, **kwargs)
 
-        wrapper.__name__ = method.__name__
-        wrapper.__doc__ = method.__doc__
         return wrapper
 
     return decorate

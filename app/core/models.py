@@ -53,12 +53,24 @@ class ImageFilter(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    prompt: str | None = None
-    prompt_contains: str | None = None
-    filename: str | None = None
-    guid: UUID | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    prompt: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=PROMPT_MAX_LENGTH,
+        description="Words that must each start a word of the prompt (any order, any case).",
+    )
+    prompt_contains: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=PROMPT_MAX_LENGTH,
+        description="Text the prompt must contain, literally; slower (scans every row).",
+    )
+    filename: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Exact filename."
+    )
+    guid: UUID | None = Field(default=None, description="Exact guid.")
+    created_after: datetime | None = Field(default=None, description="ISO 8601; exclusive.")
+    created_before: datetime | None = Field(default=None, description="ISO 8601; exclusive.")
 
 
 class ImagePage(BaseModel):

@@ -71,12 +71,12 @@ def init_database(db: Database, root: Path = SQL_ROOT) -> list[str]:
         cursor = conn.cursor()
         _lock(db, cursor)
         try:
-            return _apply_pending(db, conn, cursor, migration_files(db.dialect, root))
+            return _apply_pending(db, cursor, migration_files(db.dialect, root))
         finally:
             _unlock(db, cursor)
 
 
-def _apply_pending(db: Database, conn: Any, cursor: Any, files: list[Path]) -> list[str]:
+def _apply_pending(db: Database, cursor: Any, files: list[Path]) -> list[str]:
     cursor.execute(_MIGRATIONS_TABLE[db.dialect])
     cursor.execute("SELECT version FROM schema_migrations")
     done = {row["version"] for row in cursor.fetchall()}
@@ -90,8 +90,6 @@ def _apply_pending(db: Database, conn: Any, cursor: Any, files: list[Path]) -> l
             db.prepare("INSERT INTO schema_migrations (version) VALUES (:version)"),
             {"version": path.name},
         )
-        if db.dialect == "mysql":
-            conn.commit()  # MySQL commits DDL itself; this commits the bookkeeping row.
         applied.append(path.name)
         log.info("schema_migration_applied", version=path.name)
     return applied

@@ -106,15 +106,10 @@ class ImageReader:
             except (PixyProxyException, TimeoutError) as exc:
                 raise NotReady(f"the {name} is not reachable") from exc
 
-    @property
-    def redirects(self) -> bool:
-        """Whether content is delivered by redirecting clients elsewhere."""
-        return self._linker is not None
-
-    async def content_link(self, image: ImageDetail) -> ContentLink:
-        """Where a client can fetch the image's bytes directly."""
+    async def content_link(self, image: ImageDetail) -> ContentLink | None:
+        """Where a client can fetch the image's bytes directly; None when they are streamed."""
         if self._linker is None:
-            raise RuntimeError("content_link called without a linker configured")
+            return None
         return await anyio.to_thread.run_sync(self._linker.link, image.filename)
 
 

@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 
 from app.core.exceptions import InvalidRequest
 from app.core.metrics import CONTENT_BYTES
-from app.core.models import ImageDetail
+from app.core.models import ImageDetail, ImageFilter
 from app.web.content_delivery import (
     content_headers,
     is_not_modified,
@@ -22,7 +22,7 @@ from app.web.content_delivery import (
     validator_headers,
 )
 from app.web.dependencies import ImageReaderDep
-from app.web.listing import MAX_OFFSET, ImageFilterQuery, page_links
+from app.web.listing import MAX_OFFSET, page_links
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -41,7 +41,7 @@ router = APIRouter(
 async def list_images(
     request: Request,
     reader: ImageReaderDep,
-    filters: Annotated[ImageFilterQuery, Query()],
+    filters: Annotated[ImageFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=500, description="Images per page.")] = 50,
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Images to skip (slower than cursor).")
@@ -55,9 +55,7 @@ async def list_images(
     """List images newest first, as a bare JSON array; pages are linked in the Link header."""
     if cursor is not None and offset:
         raise InvalidRequest("use either cursor or offset, not both")
-    page = await reader.list(
-        filters.to_filter(), limit=limit, offset=offset, cursor=cursor, count=count
-    )
+    page = await reader.list(filters, limit=limit, offset=offset, cursor=cursor, count=count)
     headers = {"Link": page_links(request, page.next_cursor)}
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
@@ -94,8 +92,8 @@ async def get_image_content(
 ) -> Response:
     """Get the bytes of one image: cacheable forever, with conditional and range requests."""
     image = await reader.get(guid)
-    if redirect and reader.redirects:
-        link = await reader.content_link(image)
+    link = await reader.content_link(image) if redirect else None
+    if link is not None:
         return RedirectResponse(
             link.url, status_code=307, headers={"Cache-Control": f"public, max-age={link.max_age}"}
         )
