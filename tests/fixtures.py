@@ -10,11 +10,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import boto3
 import httpx
 import pymysql
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 DEFAULT_TEST_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 S3_CREDENTIALS = {
@@ -148,15 +152,34 @@ def start_live_server(workdir: Path, **settings: str) -> LiveServer:
             stderr=subprocess.STDOUT,
         )
     server = LiveServer(process, f"http://127.0.0.1:{port}", log_path, workdir)
-    deadline = time.monotonic() + 30
+    try:
+        wait_until_answers(f"{server.base_url}/healthz", process)
+    except RuntimeError as exc:
+        server.stop()
+        raise RuntimeError(f"{exc}:\n{log_path.read_text()}") from exc
+    return server
+
+
+def wait_until_answers(url: str, process: subprocess.Popen[Any], seconds: float = 30) -> None:
+    """Wait for ``url`` to answer anything over HTTP; fail if ``process`` dies first."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited at start:\n{log_path.read_text()}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} at start")
         try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                return server
+            httpx.get(url, timeout=1)
+            return
         except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"server did not answer in time:\n{log_path.read_text()}")
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def s3_client(endpoint: str) -> S3Client:
+    """A boto3 client for an S3 endpoint of the tests, with the tests' credentials."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )

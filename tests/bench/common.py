@@ -11,15 +11,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-import httpx
 from PIL import Image
 
-from tests.fixtures import PROJECT_ROOT, S3_CREDENTIALS, LiveServer, free_port, start_live_server
+from tests.fixtures import (
+    PROJECT_ROOT,
+    S3_CREDENTIALS,
+    LiveServer,
+    free_port,
+    start_live_server,
+    wait_until_answers,
+)
 
 RESULTS = PROJECT_ROOT / "bench-results.md"
 
@@ -63,29 +69,28 @@ class PeakRss:
 
 
 @contextmanager
-def moto_process() -> Iterator[str]:
-    """moto's S3 server in its own process, so it does not share our interpreter."""
-    port = free_port()
-    env = {**os.environ, **S3_CREDENTIALS}
+def background(command: list[str], url: str, **env: str) -> Iterator[str]:
+    """Run ``command`` (a server) in a process of its own until the block ends; yields ``url``
+    once it answers. Its own process keeps it from sharing an interpreter with the client."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
+        command,
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(endpoint, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield endpoint
+        wait_until_answers(url, process)
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def moto_process() -> AbstractContextManager[str]:
+    """moto's S3 server over HTTP."""
+    port = free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    return background(command, f"http://127.0.0.1:{port}", **S3_CREDENTIALS)
 
 
 @contextmanager

@@ -11,12 +11,12 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import httpx
 
 from app.core.models import ImageDetail
@@ -35,7 +35,7 @@ from tests.bench.common import (
     rss_bytes,
     service,
 )
-from tests.fixtures import S3_CREDENTIALS
+from tests.fixtures import S3_CREDENTIALS, s3_client
 
 SECONDS = 2.0
 CONCURRENCY = 4
@@ -59,7 +59,20 @@ def throughput(fetch: Callable[[], int], seconds: float = SECONDS) -> float:
     return total / (time.perf_counter() - started)
 
 
-def seed(database_url: str, store: LocalBlobStore | S3BlobStore, data: bytes) -> ImageDetail:
+@contextmanager
+def bench_images(database_url: str) -> Iterator[SqlImageRepository]:
+    """The images table of a benchmark database, its schema applied."""
+    db = open_database(database_url, pool_size=1)
+    try:
+        init_database(db)
+        yield SqlImageRepository(db)
+    finally:
+        db.close()
+
+
+def seed(
+    repository: SqlImageRepository, store: LocalBlobStore | S3BlobStore, data: bytes
+) -> ImageDetail:
     """An image row and its bytes, written straight through the data layer."""
     guid = uuid.uuid4()
     now = datetime.now(UTC)
@@ -71,10 +84,7 @@ def seed(database_url: str, store: LocalBlobStore | S3BlobStore, data: bytes) ->
         updated_at=now,
     )
     store.put(image.filename, data, content_type="image/png")
-    db = open_database(database_url, pool_size=1)
-    init_database(db)
-    SqlImageRepository(db).add(image)
-    db.close()
+    repository.add(image)
     return image
 
 
@@ -87,7 +97,9 @@ def bench_store(
     read_direct: Callable[[str], int],
 ) -> None:
     database_url = f"sqlite:///{workdir / 'bench.db'}"
-    images = {name: seed(database_url, store, png_of_size(size)) for name, size in SIZES.items()}
+    with bench_images(database_url) as repository:
+        images = {name: seed(repository, store, png_of_size(size)) for name, size in SIZES.items()}
+        big = seed(repository, store, png_of_size(50_000_000))
     with service(workdir / "stream", PIXY_DATABASE_URL=database_url, **settings) as server:
         http = httpx.Client(base_url=server.base_url, timeout=60)
         for name, image in images.items():
@@ -104,7 +116,6 @@ def bench_store(
             # A folder read in this process crosses no network: no ratio to it means anything.
             ratio = f"{served / direct:.0%}" if isinstance(store, S3BlobStore) else "n/a"
             table.add(f"{label}, {name}", f"{mib(served)}/s", f"{mib(direct)}/s", ratio, ">= 70%")
-        big = seed(database_url, store, png_of_size(50_000_000))
         baseline = rss_bytes(server.process.pid)
         with (
             PeakRss(server.process.pid).watching() as peak,
@@ -140,13 +151,7 @@ def run() -> None:
             lambda key: len((local.root / key).read_bytes()),
         )
         with moto_process() as endpoint:
-            client = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
-            )
+            client = s3_client(endpoint)
             client.create_bucket(Bucket="bench")
             s3 = S3BlobStore(client, "bench")
             settings = {

@@ -17,16 +17,23 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from app.data.blob_local import LocalBlobStore
-from tests.bench.common import PeakRss, Table, mib, png_of_size, rss_bytes, service
-from tests.bench.content import seed
+from tests.bench.common import (
+    PeakRss,
+    Table,
+    background,
+    mib,
+    png_of_size,
+    rss_bytes,
+    service,
+)
+from tests.bench.content import bench_images, seed
 from tests.fixtures import create_scratch_database, drop_scratch_database, free_port
 
 CONNECTIONS = 32
@@ -69,38 +76,13 @@ def median_wrk(url: str) -> WrkResult:
     )
 
 
-@contextmanager
-def floor_server(content_bytes: int) -> Iterator[tuple[str, int]]:
+def floor_server(content_bytes: int) -> AbstractContextManager[str]:
+    """The bare FastAPI floor app, serving ``content_bytes`` of image from memory."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tests.bench.floor_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env={"FLOOR_CONTENT_BYTES": str(content_bytes), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/image/", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    try:
-        yield base, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    command = [sys.executable, "-m", "uvicorn", "tests.bench.floor_app:app", "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    url = f"http://127.0.0.1:{port}"
+    return background(command, url, FLOOR_CONTENT_BYTES=str(content_bytes))
 
 
 async def concurrent_posts(base_url: str, count: int) -> tuple[float, dict[int, int]]:
@@ -144,7 +126,8 @@ def bench_reads(table: Table, root: Path, database_url: str) -> None:
     store = LocalBlobStore(root / "images")
     store.ensure_ready()
     picture = png_of_size(30_000)
-    images = [seed(database_url, store, picture) for _ in range(50)]
+    with bench_images(database_url) as repository:
+        images = [seed(repository, store, picture) for _ in range(50)]
     guid = images[0].guid
     scenarios = [
         ("GET /image/{guid}", f"/image/{guid}", ">= 50%"),
@@ -155,7 +138,7 @@ def bench_reads(table: Table, root: Path, database_url: str) -> None:
         service(
             root / "reads", PIXY_DATABASE_URL=database_url, PIXY_STORAGE_URL=f"file://{store.root}"
         ) as server,
-        floor_server(len(picture)) as (floor, _floor_pid),
+        floor_server(len(picture)) as floor,
     ):
         for name, path, aim in scenarios:
             idle = rss_bytes(server.process.pid)
@@ -172,28 +155,11 @@ def bench_reads(table: Table, root: Path, database_url: str) -> None:
             )
 
 
-@contextmanager
-def provider_process() -> Iterator[str]:
-    """The fake OpenAI server in a process of its own, so that it is not the bottleneck."""
+def provider_process() -> AbstractContextManager[str]:
+    """The fake OpenAI server, answering after ``PROVIDER_DELAY``."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", str(port), str(PROVIDER_DELAY)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base, timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    try:
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    command = [sys.executable, "-m", "tests.fakes.openai_server", str(port), str(PROVIDER_DELAY)]
+    return background(command, f"http://127.0.0.1:{port}/v1")
 
 
 def bench_posts(table: Table, root: Path, database_url: str) -> None:

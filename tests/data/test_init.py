@@ -34,8 +34,11 @@ def test_init_creates_images_table_and_indexes(database: Database) -> None:
     else:
         rows = database.fetch_all("SELECT name FROM sqlite_master WHERE type = 'index'")
         assert {"uq_images_guid", "ix_images_created"} <= {r["name"] for r in rows}
-    columns = database.fetch_all("SELECT * FROM images WHERE 1 = 0")
-    assert columns == []
+    with database.connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT * FROM images WHERE 1 = 0")
+        columns = [column[0] for column in cursor.description]
+    assert columns == ["id", "guid", "filename", "prompt", "created_at", "updated_at"]
 
 
 def test_init_twice_applies_nothing_the_second_time(database: Database) -> None:

@@ -9,7 +9,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI, start_fake_openai, stop_fake_openai
@@ -19,6 +18,7 @@ from tests.fixtures import (
     create_scratch_database,
     drop_scratch_database,
     mysql_connect,
+    s3_client,
     start_live_server,
 )
 
@@ -66,13 +66,8 @@ class Backend:
             self._s3().delete_object(Bucket=self.bucket, Key=key)
 
     def _s3(self) -> S3Client:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.moto_endpoint,
-            aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
-        )
+        assert self.moto_endpoint is not None
+        return s3_client(self.moto_endpoint)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,16 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
-from tests.fixtures import S3_CREDENTIALS, LiveServer, run_app_command, start_live_server
+from tests.fixtures import (
+    S3_CREDENTIALS,
+    LiveServer,
+    run_app_command,
+    s3_client,
+    start_live_server,
+)
 from tests.web.conftest import Backend
 from tests.web.test_errors import assert_problem
 
@@ -242,13 +247,7 @@ def test_cdn_base_redirect_appends_the_key(redirect_servers: dict[str, Any]) -> 
     assert response.headers["location"] == f"https://cdn.example.test/i/{created['filename']}"
     assert created["filename"] == f"img/{created['guid']}.png"
     assert head.status_code == 307
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{redirect_servers['port']}",
-        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
-    )
+    s3 = s3_client(f"http://127.0.0.1:{redirect_servers['port']}")
     assert s3.head_object(Bucket=redirect_servers["bucket"], Key=created["filename"])
 
 
