@@ -143,7 +143,11 @@ def _build_services(app: FastAPI, data: DataParts, generator: ImageGenerator) ->
     cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
     linker = build_linker(settings, data.store)
     app.state.reader = ImageReader(
-        repository=data.images, store=data.store, cursors=cursors, linker=linker
+        repository=data.images,
+        store=data.store,
+        cursors=cursors,
+        linker=linker,
+        content_cache_bytes=settings.content_cache_bytes,
     )
     creator = ImageCreator(
         repository=data.images,

@@ -6,7 +6,7 @@ them from the thread pool. Generators are async.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -24,15 +24,22 @@ class ImageRepository(Protocol):
     def get(self, guid: UUID) -> ImageDetail:
         """Return the image with this guid, or raise ``ImageNotFound``."""
 
-    def list(
+    def get_many(self, guids: Sequence[str]) -> dict[str, ImageDetail]:
+        """The images of these guids (as text) that exist, by guid."""
+
+    def list_guids(
         self,
         filters: ImageFilter | None = None,
         *,
         limit: int,
         offset: int = 0,
         after: UUID | None = None,
-    ) -> list[ImageDetail]:
-        """Images matching ``filters``, newest first, after the image ``after`` if given."""
+    ) -> list[str]:
+        """The guids (as text) of the images matching ``filters``, newest first, after ``after``.
+
+        Text, not ``UUID``: a page of them is looked up in a cache, where parsing 500 of them
+        would cost more than the lookups.
+        """
 
     def count(self, filters: ImageFilter | None = None) -> int:
         """How many images match ``filters``."""

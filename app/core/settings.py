@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     content_delivery: Literal["stream", "redirect"] = "stream"
     presign_ttl: int = Field(default=3600, ge=60, le=604_800)
     public_base_url: str | None = None
+    content_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=16 * 1024**3)
     generator: Literal["offline", "openai"] = "offline"
     openai_model: str = "gpt-image-2"
     openai_size: str = "1024x1024"

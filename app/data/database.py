@@ -101,6 +101,10 @@ class Database:
         self._connect = connect
         self._idle: queue.LifoQueue[tuple[Any, float]] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(pool_size)
+        # MySQL connections hand out dict rows by default; a plain cursor skips building them.
+        self._tuple_cursor: tuple[Any, ...] = (
+            (pymysql.cursors.Cursor,) if url.dialect == "mysql" else ()
+        )
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -157,6 +161,17 @@ class Database:
             cursor = conn.cursor()
             cursor.execute(self.prepare(sql), dict(params or {}))
             return [dict(row) for row in cursor.fetchall()]
+
+        with timed(DATABASE_DURATION, statement=_kind(sql)):
+            return self._with_fresh_retry(run)
+
+    def fetch_column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Run one query and return its first column: no dict per row, for long results."""
+
+        def run(conn: Any) -> list[Any]:
+            cursor = conn.cursor(*self._tuple_cursor)
+            cursor.execute(self.prepare(sql), dict(params or {}))
+            return [row[0] for row in cursor.fetchall()]
 
         with timed(DATABASE_DURATION, statement=_kind(sql)):
             return self._with_fresh_retry(run)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from uuid import UUID
@@ -15,16 +14,26 @@ from app.core.content import BlobStream, ByteRange, ContentLink
 from app.core.exceptions import ContentMissing, NotReady, PixyProxyException
 from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
 from app.core.models import ImageDetail, ImageFilter, ImagePage
+from app.service.coalesce import Coalescer
 from app.service.cursors import CursorCodec
+from app.service.lru import BoundedLru
 
 log = structlog.get_logger(__name__)
 _READY_TIMEOUT_SECONDS = 3.0
 _CACHED_DETAILS = 10_000
 _PREFETCH_BYTES = 256 * 1024
+_Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
+_PageKey = tuple[ImageFilter, int, int, UUID | None, bool]
+_Page = tuple[list[str], int | None]
 
 
 class ImageReader:
-    """Reads images; never changes anything."""
+    """Reads images; never changes anything.
+
+    An image never changes once made, and is never deleted through PixyProxy, so its detail
+    and its bytes are cached per process and stay right on every replica. Misses are not
+    cached: the image may be created meanwhile, on any replica.
+    """
 
     def __init__(
         self,
@@ -33,25 +42,24 @@ class ImageReader:
         store: BlobStore,
         cursors: CursorCodec,
         linker: ContentLinker | None = None,
+        content_cache_bytes: int = 0,
     ) -> None:
         self._repository = repository
         self._store = store
         self._cursors = cursors
         self._linker = linker
-        # An image's detail never changes once made, so a cached one is right on every replica.
-        # Misses are not cached: the image may be created meanwhile, on any replica.
-        self._details: OrderedDict[UUID, ImageDetail] = OrderedDict()
+        self._details: BoundedLru[str, ImageDetail] = BoundedLru(_CACHED_DETAILS)
+        self._contents: BoundedLru[str, bytes] = BoundedLru(content_cache_bytes, len)
+        self._pages: Coalescer[_PageKey, _Page] = Coalescer()
 
     async def get(self, guid: UUID) -> ImageDetail:
         """The image with this guid, or ``ImageNotFound``."""
-        cached = self._details.get(guid)
+        key = str(guid)
+        cached = self._details.get(key)
         if cached is not None:
-            self._details.move_to_end(guid)
             return cached
         image = await anyio.to_thread.run_sync(self._repository.get, guid)
-        self._details[guid] = image
-        if len(self._details) > _CACHED_DETAILS:
-            self._details.popitem(last=False)
+        self._details.put(key, image)
         return image
 
     async def list(
@@ -67,18 +75,49 @@ class ImageReader:
         filters = filters or ImageFilter()
         after = self._cursors.decode(cursor) if cursor is not None else None
         # One row more than asked tells whether another page follows, without counting.
-        page = partial(self._repository.list, filters, limit=limit + 1, offset=offset, after=after)
-        images = await anyio.to_thread.run_sync(page)
-        next_cursor = self._cursors.encode(images[limit - 1].guid) if len(images) > limit else None
+        read = partial(self._read_page, filters, limit=limit + 1, offset=offset, after=after)
+        guids, total = await self._pages.run(
+            (filters, limit, offset, after, count), partial(read, count=count)
+        )
+        images = await self._details_of(guids[:limit])
+        next_cursor = self._cursors.encode(UUID(guids[limit - 1])) if len(guids) > limit else None
+        return ImagePage(images=images, next_cursor=next_cursor, total=total)
+
+    async def _read_page(
+        self, filters: ImageFilter, *, limit: int, offset: int, after: UUID | None, count: bool
+    ) -> _Page:
+        page = partial(
+            self._repository.list_guids, filters, limit=limit, offset=offset, after=after
+        )
+        guids = await anyio.to_thread.run_sync(page)
         total = await anyio.to_thread.run_sync(self._repository.count, filters) if count else None
-        return ImagePage(images=images[:limit], next_cursor=next_cursor, total=total)
+        return guids, total
+
+    async def _details_of(self, guids: Sequence[str]) -> _Details:
+        """The details of these images in this order: cached ones, the rest in one query."""
+        known = {guid: self._details.get(guid) for guid in guids}
+        missing = [guid for guid, image in known.items() if image is None]
+        if missing:
+            found = await anyio.to_thread.run_sync(self._repository.get_many, missing)
+            for guid, image in found.items():
+                self._details.put(guid, image)
+            known |= found
+        return [image for image in known.values() if image is not None]
 
     async def open_content(
         self, image: ImageDetail, byte_range: ByteRange | None = None
     ) -> BlobStream:
         """Stream an image's bytes, or a range of them; a small body comes read already."""
+        cached = self._contents.get(image.filename)
+        if cached is not None:
+            return _stream_of(cached, byte_range)
         with _reporting_missing(image):
-            return await anyio.to_thread.run_sync(self._open_prefetched, image.filename, byte_range)
+            stream = await anyio.to_thread.run_sync(
+                self._open_prefetched, image.filename, byte_range
+            )
+        if stream.body is not None and not stream.partial:
+            self._contents.put(image.filename, stream.body)
+        return stream
 
     def _open_prefetched(self, key: str, byte_range: ByteRange | None) -> BlobStream:
         # One trip to the thread pool for a small image instead of one per chunk.
@@ -94,6 +133,9 @@ class ImageReader:
 
     async def content_size(self, image: ImageDetail) -> int:
         """The size of an image's bytes, without reading them."""
+        cached = self._contents.get(image.filename)
+        if cached is not None:
+            return len(cached)
         with _reporting_missing(image):
             return await anyio.to_thread.run_sync(self._store.stat, image.filename)
 
@@ -111,6 +153,18 @@ class ImageReader:
         if self._linker is None:
             return None
         return await anyio.to_thread.run_sync(self._linker.link, image.filename)
+
+
+def _stream_of(data: bytes, byte_range: ByteRange | None) -> BlobStream:
+    """A stream over bytes held in memory."""
+    size = len(data)
+    start, end = byte_range.resolve(size) if byte_range else (0, size - 1)
+    body = data if (start, end) == (0, size - 1) else data[start : end + 1]
+    return BlobStream(size, start, end, iter((body,)), _nothing_to_close, body=body)
+
+
+def _nothing_to_close() -> None:
+    return None
 
 
 @contextmanager

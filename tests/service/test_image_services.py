@@ -8,9 +8,10 @@ from uuid import uuid4
 
 import pytest
 
-from app.core.exceptions import DatabaseError, ImageNotFound, InvalidImage
+from app.core.content import ByteRange
+from app.core.exceptions import ContentMissing, DatabaseError, ImageNotFound, InvalidImage
 from app.core.interfaces import ImageGenerator
-from app.core.models import ImageCreate
+from app.core.models import ImageCreate, ImageDetail
 from app.data.blob_local import LocalBlobStore
 from app.data.database import Database, open_database
 from app.data.image_repository import SqlImageRepository
@@ -40,13 +41,22 @@ def store(tmp_path: Path) -> LocalBlobStore:
 
 
 def services(
-    database: Database, store: LocalBlobStore, generator: ImageGenerator | None = None
+    database: Database,
+    store: LocalBlobStore,
+    generator: ImageGenerator | None = None,
+    *,
+    content_cache_bytes: int = 0,
 ) -> tuple[ImageCreator, ImageReader]:
     repository = SqlImageRepository(database)
     creator = ImageCreator(
         repository=repository, store=store, generator=generator or OfflineImageGenerator()
     )
-    reader = ImageReader(repository=repository, store=store, cursors=CursorCodec(b"test"))
+    reader = ImageReader(
+        repository=repository,
+        store=store,
+        cursors=CursorCodec(b"test"),
+        content_cache_bytes=content_cache_bytes,
+    )
     return creator, reader
 
 
@@ -102,3 +112,55 @@ async def test_unknown_guid_is_image_not_found(database: Database, store: LocalB
     _, reader = services(database, store)
     with pytest.raises(ImageNotFound):
         await reader.get(uuid4())
+
+
+async def read_all(
+    reader: ImageReader, detail: ImageDetail, byte_range: ByteRange | None = None
+) -> bytes:
+    stream = await reader.open_content(detail, byte_range)
+    try:
+        return b"".join(stream.chunks)
+    finally:
+        stream.close()
+
+
+async def test_small_content_is_served_from_memory_once_read(
+    database: Database, store: LocalBlobStore
+) -> None:
+    init_database(database)
+    creator, reader = services(database, store, content_cache_bytes=1024 * 1024)
+    detail = await creator.generate(ImageCreate(prompt="kept in memory"))
+    data = await read_all(reader, detail)
+    (store.root / detail.filename).unlink()  # the store can no longer answer: memory must
+    assert await read_all(reader, detail) == data
+    assert await read_all(reader, detail, ByteRange(2, 9)) == data[2:10]
+    assert await reader.content_size(detail) == len(data)
+
+
+async def test_without_the_content_cache_every_read_goes_to_the_store(
+    database: Database, store: LocalBlobStore
+) -> None:
+    init_database(database)
+    creator, reader = services(database, store, content_cache_bytes=0)
+    detail = await creator.generate(ImageCreate(prompt="read from the folder"))
+    await read_all(reader, detail)
+    (store.root / detail.filename).unlink()
+    with pytest.raises(ContentMissing):
+        await read_all(reader, detail)
+
+
+async def test_ranges_and_large_objects_are_not_cached(
+    database: Database, store: LocalBlobStore
+) -> None:
+    init_database(database)
+    creator, reader = services(database, store, content_cache_bytes=64 * 1024 * 1024)
+    small = await creator.generate(ImageCreate(prompt="only a range was read"))
+    large = small.model_copy(update={"guid": uuid4(), "filename": f"{uuid4()}.png"})
+    store.put(large.filename, b"\x89PNG\r\n\x1a\n" + bytes(300 * 1024), content_type="image/png")
+    SqlImageRepository(database).add(large)
+    assert len(await read_all(reader, small, ByteRange(0, 3))) == 4
+    assert len(await read_all(reader, large)) == 8 + 300 * 1024
+    for image in (small, large):
+        (store.root / image.filename).unlink()
+        with pytest.raises(ContentMissing):
+            await read_all(reader, image)

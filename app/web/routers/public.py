@@ -8,12 +8,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
-from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 
 from app.core.exceptions import InvalidRequest
 from app.core.metrics import CONTENT_BYTES
-from app.core.models import ImageDetail, ImageFilter
+from app.core.models import ImageDetail
 from app.web.content_delivery import (
     content_headers,
     is_not_modified,
@@ -22,11 +21,10 @@ from app.web.content_delivery import (
     validator_headers,
 )
 from app.web.dependencies import ImageReaderDep
-from app.web.listing import MAX_OFFSET, page_links
+from app.web.listing import MAX_OFFSET, ImageFilterDep, page_links
 from app.web.problems import problem_responses
+from app.web.rendering import DETAIL_JSON
 from app.web.request_log import LoggedRoute
-
-_DETAILS = TypeAdapter(list[ImageDetail])
 
 router = APIRouter(
     prefix="/image",
@@ -41,7 +39,7 @@ router = APIRouter(
 async def list_images(
     request: Request,
     reader: ImageReaderDep,
-    filters: Annotated[ImageFilter, Query()],
+    filters: ImageFilterDep,
     limit: Annotated[int, Query(ge=1, le=500, description="Images per page.")] = 50,
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Images to skip (slower than cursor).")
@@ -59,15 +57,15 @@ async def list_images(
     headers = {"Link": page_links(request, page.next_cursor)}
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
-    # Serialised once, straight from the models (they are valid by construction).
-    return Response(_DETAILS.dump_json(page.images), media_type="application/json", headers=headers)
+    body = DETAIL_JSON.array(page.images)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/{guid}", response_model=ImageDetail, responses=problem_responses(404, 422))
 async def get_image(guid: UUID, reader: ImageReaderDep) -> Response:
     """Get what is known about one image."""
     image = await reader.get(guid)
-    return Response(image.model_dump_json(), media_type="application/json")
+    return Response(DETAIL_JSON.one(image), media_type="application/json")
 
 
 @router.head("/{guid}/content", response_class=Response, include_in_schema=False)

@@ -1,0 +1,67 @@
+"""Request coalescing: identical reads that arrive together share one trip to the database.
+
+Under load many clients ask for the same thing at once (the newest page of images, above all).
+Each still gets an answer read after it arrived, so nothing is staler than without coalescing,
+on one replica or many: a caller never joins a read that began before it came, it waits for that
+one to end and then joins (or starts) the next. One read per key is in flight at a time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+import anyio
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Flight(Generic[V]):
+    """One read in flight, and what it ended with."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.done = anyio.Event()
+        self.value: V | None = None
+        self.error: BaseException | None = None
+        self.cancelled = False
+
+
+class Coalescer(Generic[K, V]):
+    """Runs ``read`` once for every caller of the same key that arrived before it began."""
+
+    def __init__(self) -> None:
+        self._flights: dict[K, _Flight[V]] = {}
+        self._numbers = itertools.count()
+
+    async def run(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
+        """The value of ``read()``, from a call that began after this one did."""
+        arrived = next(self._numbers)
+        while True:
+            flight = self._flights.get(key)
+            if flight is None:
+                return await self._lead(key, read)
+            await flight.done.wait()
+            if flight.number > arrived and not flight.cancelled:
+                if flight.error is not None:
+                    raise flight.error
+                return flight.value  # type: ignore[return-value]  # set when no error
+            # That read began before this caller arrived, or was cancelled: take the next one.
+
+    async def _lead(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
+        flight: _Flight[V] = _Flight(next(self._numbers))
+        self._flights[key] = flight
+        try:
+            flight.value = await read()
+            return flight.value
+        except anyio.get_cancelled_exc_class():
+            flight.cancelled = True
+            raise
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            del self._flights[key]
+            flight.done.set()

@@ -1,0 +1,121 @@
+"""Coalescer: callers of one key share a read, but never one that began before they arrived."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from app.service.coalesce import Coalescer
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingRead:
+    """A read that takes a while and answers with its own sequence number."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.release = anyio.Event()
+        self.fail_with: BaseException | None = None
+
+    async def __call__(self) -> int:
+        self.started += 1
+        number = self.started
+        await self.release.wait()
+        if self.fail_with is not None:
+            raise self.fail_with
+        return number
+
+
+async def test_callers_arriving_during_a_read_share_the_next_one() -> None:
+    coalescer: Coalescer[str, int] = Coalescer()
+    read = CountingRead()
+    answers: dict[str, int] = {}
+
+    async def call(name: str) -> None:
+        answers[name] = await coalescer.run("page", read)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(call, "first")
+        await anyio.wait_all_tasks_blocked()
+        for n in range(10):
+            tasks.start_soon(call, f"late {n}")
+        await anyio.wait_all_tasks_blocked()
+        assert read.started == 1  # the late callers wait: the read in flight is too old for them
+        read.release.set()
+    assert answers["first"] == 1
+    # All ten came during read 1, so they share read 2, which began after each of them.
+    assert {answers[f"late {n}"] for n in range(10)} == {2}
+    assert read.started == 2
+
+
+async def test_different_keys_are_read_separately() -> None:
+    coalescer: Coalescer[str, int] = Coalescer()
+    read = CountingRead()
+    read.release.set()
+    async with anyio.create_task_group() as tasks:
+        for key in ("a", "b", "c"):
+            tasks.start_soon(coalescer.run, key, read)
+    assert read.started == 3
+
+
+async def test_a_failed_read_fails_its_callers_and_the_next_call_reads_again() -> None:
+    coalescer: Coalescer[str, int] = Coalescer()
+    read = CountingRead()
+    read.fail_with = RuntimeError("database gone")
+    failures: list[str] = []
+
+    async def call() -> None:
+        try:
+            await coalescer.run("page", read)
+        except RuntimeError as exc:
+            failures.append(str(exc))
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(call)
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(call)
+        tasks.start_soon(call)
+        await anyio.wait_all_tasks_blocked()
+        read.release.set()
+    assert failures == ["database gone"] * 3
+    read.fail_with = None
+    assert await coalescer.run("page", read) == 3
+
+
+async def test_a_cancelled_read_leaves_its_followers_to_read_again() -> None:
+    coalescer: Coalescer[str, int] = Coalescer()
+    gates = [anyio.Event() for _ in range(4)]
+    started: list[int] = []
+    answers: dict[str, int] = {}
+
+    async def gated_read() -> int:
+        number = len(started) + 1
+        started.append(number)
+        await gates[number].wait()
+        return number
+
+    follower_scope = anyio.CancelScope()
+
+    async def call(name: str) -> None:
+        answers[name] = await coalescer.run("page", gated_read)
+
+    async def cancellable_call() -> None:
+        with follower_scope:
+            await call("cancelled")
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(call, "first")
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(cancellable_call)
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(call, "survivor")
+        await anyio.wait_all_tasks_blocked()
+        gates[1].set()  # read 1 ends; the cancellable caller leads read 2, the survivor joins it
+        await anyio.wait_all_tasks_blocked()
+        assert started == [1, 2]
+        follower_scope.cancel()  # read 2 is cancelled with its leader
+        await anyio.wait_all_tasks_blocked()
+        assert started == [1, 2, 3]  # the survivor did not fail: it leads read 3
+        gates[3].set()
+    assert answers == {"first": 1, "survivor": 3}
