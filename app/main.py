@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import boto3
+import httpx2
 import openai
 import structlog
 from botocore.config import Config
@@ -93,6 +94,13 @@ def build_linker(settings: Settings, store: LocalBlobStore | S3BlobStore) -> Con
     )
 
 
+# The openai client's HTTP pool (httpx2) checks every open connection whenever a request ends,
+# so with a hundred kept open a burst of generations finished seconds late (measured: 100
+# concurrent, 1 s each, took 1.6 s, then 2-5 s once those connections were kept). Against a call
+# that takes seconds, opening a connection again costs little: only a few are kept.
+_PROVIDER_CONNECTIONS = httpx2.Limits(max_connections=1000, max_keepalive_connections=8)
+
+
 def build_generator(settings: Settings) -> ImageGenerator:
     """The generator that ``PIXY_GENERATOR`` names."""
     if settings.generator == "offline":
@@ -105,6 +113,7 @@ def build_generator(settings: Settings) -> ImageGenerator:
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout,
         max_retries=0,  # a retried generation may be billed twice
+        http_client=openai.DefaultAsyncHttpxClient(limits=_PROVIDER_CONNECTIONS),
     )
     return OpenAIImageGenerator(client, model=settings.openai_model, size=settings.openai_size)
 

@@ -10,6 +10,7 @@ import contextlib
 import queue
 import re
 import sqlite3
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pymysql
@@ -300,9 +301,30 @@ _MYSQL_CONVERSIONS: dict[Any, Any] = {
 }
 
 
+class _MySQLConnection(pymysql.connections.Connection):
+    """pymysql's connection, but with one TLS context for all of them.
+
+    Unless told otherwise, pymysql offers TLS without checking certificates, and builds a fresh
+    default context for each connection to do it, loading every system CA: 34 ms a connection
+    here, against 1 ms for all the rest of connecting. The context is the same every time.
+    """
+
+    _shared_context: ClassVar[ssl.SSLContext | None] = None
+
+    def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
+        create: Any = super()._create_ssl_ctx  # type: ignore[misc]  # not in pymysql's stubs
+        if sslp:  # explicit TLS options: pymysql's own handling
+            context: ssl.SSLContext = create(sslp)
+            return context
+        cls = type(self)
+        if cls._shared_context is None:
+            cls._shared_context = create(sslp)
+        return cls._shared_context
+
+
 def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
     try:
-        return pymysql.connect(
+        return _MySQLConnection(
             host=url.host,
             port=url.port,
             user=url.user,

@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 from uuid import uuid4
 
 import anyio.to_thread
@@ -74,20 +73,30 @@ class ImageCreator:
 
     async def _generate(self, request: ImageCreate) -> ImageDetail:
         data = await self._generator.generate(request.prompt)
-        image_type = await anyio.to_thread.run_sync(check_image, data)
+        # One trip to the thread pool for the blocking steps, which a cancelled request cannot
+        # interrupt half way: a stored object always gets its row or is removed again.
+        detail = await anyio.to_thread.run_sync(self._keep, request.prompt, data)
+        log.info("image_created", guid=str(detail.guid), filename=detail.filename, size=len(data))
+        return detail
+
+    def _keep(self, prompt: str, data: bytes) -> ImageDetail:
+        """Check the bytes, store them, then record the row (blocking)."""
+        image_type = check_image(data)
         guid = uuid4()
         now = datetime.now(UTC)
         detail = ImageDetail(
             guid=guid,
-            prompt=request.prompt,
+            prompt=prompt,
             filename=self._store.key_for(f"{guid}.{image_type.extension}"),
             created_at=now,
             updated_at=now,
         )
-        put = partial(self._store.put, detail.filename, data, content_type=image_type.media_type)
-        await anyio.to_thread.run_sync(put)
-        await self._record(detail)
-        log.info("image_created", guid=str(guid), filename=detail.filename, size=len(data))
+        self._store.put(detail.filename, data, content_type=image_type.media_type)
+        try:
+            self._repository.add(detail)
+        except BaseException:
+            self._remove_orphan(detail.filename)
+            raise
         return detail
 
     @asynccontextmanager
@@ -105,18 +114,10 @@ class ImageCreator:
         finally:
             self._slots.release()
 
-    async def _record(self, detail: ImageDetail) -> None:
-        """Insert the row; if that fails, remove the stored bytes so nothing is orphaned."""
+    def _remove_orphan(self, key: str) -> None:
+        """Remove the bytes of an image whose row could not be written."""
         try:
-            await anyio.to_thread.run_sync(self._repository.add, detail)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._remove_orphan(detail.filename)
-            raise
-
-    async def _remove_orphan(self, key: str) -> None:
-        try:
-            await anyio.to_thread.run_sync(self._store.delete, key)
+            self._store.delete(key)
             log.warning("orphan_object_removed", key=key)
         except Exception:
             log.exception("orphan_object_left", key=key)

@@ -97,7 +97,7 @@ def moto_process() -> AbstractContextManager[str]:
 def service(workdir: Path, **settings: str) -> Iterator[LiveServer]:
     """PixyProxy in its own process with these settings."""
     workdir.mkdir(parents=True, exist_ok=True)
-    server = start_live_server(workdir, PIXY_LOG_LEVEL="WARNING", **settings)
+    server = start_live_server(workdir, **{"PIXY_LOG_LEVEL": "WARNING", **settings})
     try:
         yield server
     finally:

@@ -104,3 +104,22 @@ def test_unreachable_mysql_is_database_unavailable() -> None:
     db = open_database("mysql://root@127.0.0.1:1/none", pool_size=1)
     with pytest.raises(DatabaseUnavailable):
         db.fetch_all("SELECT 1")
+
+
+def test_mysql_connections_share_one_tls_context(mysql_url: str) -> None:
+    # pymysql would load every system CA again for each connection (34 ms each here).
+    db = open_database(mysql_url, pool_size=2)
+    try:
+        with db.connection() as first, db.connection() as second:
+            assert first is not second
+            assert first.ctx is second.ctx
+    finally:
+        db.close()
+
+
+def test_fetch_column_returns_the_first_column_of_each_row(database: Database) -> None:
+    database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name VARCHAR(10))")
+    for n, name in enumerate(["b", "a", "c"]):
+        database.execute("INSERT INTO t (id, name) VALUES (:id, :name)", {"id": n, "name": name})
+    assert database.fetch_column("SELECT name FROM t ORDER BY id DESC") == ["c", "a", "b"]
+    assert database.fetch_column("SELECT name FROM t WHERE id > 9") == []

@@ -51,6 +51,26 @@ def test_get_unknown_guid_raises_image_not_found(repository: SqlImageRepository)
         repository.get(uuid4())
 
 
+def test_get_many_finds_the_known_guids_and_skips_the_rest(
+    repository: SqlImageRepository,
+) -> None:
+    images = [make_image(f"many {n}") for n in range(3)]
+    for image in images:
+        repository.add(image)
+    asked = [str(images[2].guid), str(uuid4()), str(images[0].guid)]
+    assert repository.get_many(asked) == {asked[0]: images[2], asked[2]: images[0]}
+    assert repository.get_many([]) == {}
+
+
+def test_list_guids_names_the_same_images_as_list(repository: SqlImageRepository) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(5):
+        repository.add(make_image(f"guid {n}", base + timedelta(seconds=n)))
+    guids = repository.list_guids(limit=3, offset=1)
+    assert guids == [str(image.guid) for image in repository.list(limit=3, offset=1)]
+    assert len(guids) == 3 and all(isinstance(guid, str) for guid in guids)
+
+
 def test_list_is_newest_first_with_id_breaking_ties(repository: SqlImageRepository) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     older = make_image("older", base)
