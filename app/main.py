@@ -38,9 +38,8 @@ from app.service.generators.openai import OpenAIImageGenerator
 from app.service.idempotency import IdempotentCreator
 from app.service.private import ImageCreator
 from app.service.public import ImageReader
-from app.web.body_limit import BodyLimitMiddleware
-from app.web.dependencies import SingleQueryValuesDep
 from app.web.errors import handle_exception
+from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import gallery, health, metrics, private, public
 
@@ -209,20 +208,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Images generated from text prompts, stored, and served back.",
         lifespan=_lifespan,
         redirect_slashes=False,
-        dependencies=[SingleQueryValuesDep],
     )
     app.state.settings = settings
     app.state.shutting_down = False
-    app.include_router(health.router)
+    # Routes are matched in order: the image routes, which take nearly all traffic, first.
     app.include_router(public.router)
     app.include_router(private.router)
+    app.include_router(health.router)
     app.include_router(gallery.router)
     app.mount("/static", StaticFiles(directory=gallery.STATIC_DIR), name="static")
     if settings.metrics_enabled and settings.metrics_port is None:
         app.include_router(metrics.router)
     for handled in (PixyProxyException, RequestValidationError, HTTPException):
         app.add_exception_handler(handled, handle_exception)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)  # outermost: logs and answers for all within
     return app
 

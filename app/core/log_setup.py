@@ -10,23 +10,50 @@ same fields as one JSON object per line.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from structlog.typing import EventDict, Processor
 
 CALLSITE_KEY = "callsite"
+_PLAIN_VALUE = re.compile(r"[^ \"'=\n]+")  # anything else is quoted
 _LOGGING_MODULES = ("structlog", "logging", "app.core.log_setup")
 """An event may name the code it speaks for as ``callsite=(function, line)``."""
 
 
+class UtcClock:
+    """The current UTC time as text in a ``strftime`` format, to the millisecond.
+
+    Formatting a date costs microseconds, several per log line; the text of the current second
+    is formatted once and kept, and only the milliseconds change within it.
+    """
+
+    def __init__(self, second_format: str, millisecond_separator: str = "") -> None:
+        self._format = second_format
+        self._separator = millisecond_separator
+        self._second: tuple[int, str] = (-1, "")  # replaced whole, so threads see a pair
+
+    def now(self) -> str:
+        """The time now, e.g. ``2026-11-21 06:04:01,123`` for ``%Y-%m-%d %H:%M:%S`` and ``,``."""
+        moment = time.time()
+        second = int(moment)
+        cached_second, text = self._second
+        if second != cached_second:
+            text = time.strftime(self._format, time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}{self._separator}{int((moment - second) * 1000):03d}"
+
+
+_LINE_CLOCK = UtcClock("%Y-%m-%d %H:%M:%S", ",")
+
+
 def _timestamp(_: Any, __: str, event: EventDict) -> EventDict:
-    now = datetime.now(UTC)
-    event["timestamp"] = f"{now:%Y-%m-%d %H:%M:%S},{now.microsecond // 1000:03d}"
+    event["timestamp"] = _LINE_CLOCK.now()
     return event
 
 
@@ -56,14 +83,16 @@ def _render_text(_: Any, __: str, event: EventDict) -> str:
         f"[{event.pop('func_name', '?')}:{event.pop('lineno', 0)}] {event.pop('event', '')}"
     )
     trace = event.pop("exception", None)
-    detail = " ".join(f"{key}={_text_value(value)}" for key, value in event.items())
+    detail = " ".join([f"{key}={_text_value(value)}" for key, value in event.items()])
     line = f"{head} {detail}" if detail else head
     return f"{line}\n{trace}" if trace else line
 
 
 def _text_value(value: object) -> str:
+    if type(value) is int or type(value) is float:
+        return str(value)
     text = str(value)
-    return repr(text) if not text or any(ch in text for ch in " \"'=\n") else text
+    return text if _PLAIN_VALUE.fullmatch(text) else repr(text)
 
 
 def _shared_processors() -> list[Processor]:

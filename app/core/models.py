@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from functools import cached_property
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -46,6 +47,14 @@ class ImageDetail(BaseModel):
     filename: str = Field(description="The key of the image's bytes in the store.")
     created_at: datetime
     updated_at: datetime
+
+    @cached_property
+    def json_bytes(self) -> bytes:
+        """This image as JSON, rendered on first use: an image never changes, nor its JSON.
+
+        Not a field: pydantic leaves cached properties out of dumps and comparisons.
+        """
+        return self.model_dump_json().encode()
 
 
 class ImageFilter(BaseModel):

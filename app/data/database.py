@@ -142,7 +142,7 @@ class Database:
             cursor.execute(self.prepare(sql), dict(params or {}))
             return int(cursor.rowcount)
 
-        with timed(DATABASE_DURATION, statement=_kind(sql)):
+        with timed(DATABASE_DURATION, _kind(sql)):
             return self._with_fresh_retry(run)
 
     def insert_unless_duplicate(self, sql: str, params: Mapping[str, Any]) -> bool:
@@ -163,7 +163,7 @@ class Database:
             cursor.execute(self.prepare(sql), dict(params or {}))
             return [dict(row) for row in cursor.fetchall()]
 
-        with timed(DATABASE_DURATION, statement=_kind(sql)):
+        with timed(DATABASE_DURATION, _kind(sql)):
             return self._with_fresh_retry(run)
 
     def fetch_column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
@@ -174,7 +174,7 @@ class Database:
             cursor.execute(self.prepare(sql), dict(params or {}))
             return [row[0] for row in cursor.fetchall()]
 
-        with timed(DATABASE_DURATION, statement=_kind(sql)):
+        with timed(DATABASE_DURATION, _kind(sql)):
             return self._with_fresh_retry(run)
 
     def _with_fresh_retry(self, work: Callable[[Any], _T]) -> _T:

@@ -67,9 +67,9 @@ class ImageCreator:
                 outcome = "internal_error"
                 raise
             finally:
-                metrics.GENERATIONS.labels(outcome=outcome).inc()
+                metrics.series(metrics.GENERATIONS, outcome).inc()
                 elapsed = time.perf_counter() - started
-                metrics.GENERATION_DURATION.labels(outcome=outcome).observe(elapsed)
+                metrics.series(metrics.GENERATION_DURATION, outcome).observe(elapsed)
 
     async def _generate(self, request: ImageCreate) -> ImageDetail:
         data = await self._generator.generate(request.prompt)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from app.core.exceptions import InvalidRequest, NotAuthenticated, UnsupportedMediaType
+from app.core.exceptions import NotAuthenticated, UnsupportedMediaType
 from app.core.settings import Settings
 from app.service.idempotency import IdempotentCreator
 from app.service.public import ImageReader
@@ -98,14 +98,6 @@ async def require_json_body(request: Request) -> None:
         raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
 
 
-async def reject_repeated_query_parameters(request: Request) -> None:
-    """A parameter given twice is ambiguous: say so instead of silently taking one."""
-    names = [name for name, _ in request.query_params.multi_items()]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise InvalidRequest(f"query parameters given more than once: {', '.join(repeated)}")
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ImageReaderDep = Annotated[ImageReader, Depends(get_reader)]
 ImageCreatorDep = Annotated[IdempotentCreator, Depends(get_creator)]
@@ -113,4 +105,3 @@ CallerDep = Annotated[str, Depends(require_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 ApiKeyDep = Depends(require_api_key)
 JsonBodyDep = Depends(require_json_body)
-SingleQueryValuesDep = Depends(reject_repeated_query_parameters)

@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -26,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
-from app.core.log_setup import CALLSITE_KEY, bind_request, unbind_request
+from app.core.log_setup import CALLSITE_KEY, UtcClock, bind_request, unbind_request
 from app.web.errors import handle_exception
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -35,13 +34,12 @@ _SCOPE_KEY = "pixyproxy.request_log"
 log = structlog.get_logger(__name__)
 _HOST = re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname().split(".")[0]) or "host"
 _sequence = itertools.count(1)
+_ID_CLOCK = UtcClock("%Y%m%d%H%M%S")
 
 
 def new_request_id() -> str:
     """Host, date-time and thread id, plus a per-process sequence that keeps it unique."""
-    now = datetime.now(UTC)
-    stamp = f"{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
-    return f"{_HOST}-{stamp}-{threading.get_native_id()}-{next(_sequence)}"
+    return f"{_HOST}-{_ID_CLOCK.now()}-{threading.get_native_id()}-{next(_sequence)}"
 
 
 def callsite_of(function: Callable[..., Any]) -> tuple[str, int]:
@@ -75,8 +73,8 @@ class _RequestLog:
         """Log END with the outcome (START first if nothing did) and count the request."""
         self.start()
         elapsed = time.perf_counter() - self.started
-        metrics.HTTP_REQUESTS.labels(method=self.method, route=route, status=str(status)).inc()
-        metrics.HTTP_DURATION.labels(method=self.method, route=route).observe(elapsed)
+        metrics.series(metrics.HTTP_REQUESTS, self.method, route, str(status)).inc()
+        metrics.series(metrics.HTTP_DURATION, self.method, route).observe(elapsed)
         duration_ms = round(elapsed * 1000, 2)
         log.info(
             "REQUEST END",

@@ -23,7 +23,6 @@ from app.web.content_delivery import (
 from app.web.dependencies import ImageReaderDep
 from app.web.listing import MAX_OFFSET, ImageFilterDep, page_links
 from app.web.problems import problem_responses
-from app.web.rendering import DETAIL_JSON
 from app.web.request_log import LoggedRoute
 
 router = APIRouter(
@@ -57,7 +56,8 @@ async def list_images(
     headers = {"Link": page_links(request, page.next_cursor)}
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
-    body = DETAIL_JSON.array(page.images)
+    # Each image's JSON is rendered once in its life, however many pages show it.
+    body = b"[" + b",".join([image.json_bytes for image in page.images]) + b"]"
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -65,7 +65,7 @@ async def list_images(
 async def get_image(guid: UUID, reader: ImageReaderDep) -> Response:
     """Get what is known about one image."""
     image = await reader.get(guid)
-    return Response(DETAIL_JSON.one(image), media_type="application/json")
+    return Response(image.json_bytes, media_type="application/json")
 
 
 @router.head("/{guid}/content", response_class=Response, include_in_schema=False)
