@@ -23,6 +23,10 @@ class _Flight(Generic[V]):
 
     def __init__(self, number: int) -> None:
         self.number = number
+        # Set together when the read ends, ``over`` first: the callers that came too late for
+        # this read wake before the ones it answers, so the next read is under way while those
+        # answers are sent, not after.
+        self.over = anyio.Event()
         self.done = anyio.Event()
         self.value: V | None = None
         self.error: BaseException | None = None
@@ -43,12 +47,15 @@ class Coalescer(Generic[K, V]):
             flight = self._flights.get(key)
             if flight is None:
                 return await self._lead(key, read)
+            if flight.number < arrived:
+                await flight.over.wait()  # it began before this caller came: take the next one
+                continue
             await flight.done.wait()
-            if flight.number > arrived and not flight.cancelled:
-                if flight.error is not None:
-                    raise flight.error
-                return flight.value  # type: ignore[return-value]  # set when no error
-            # That read began before this caller arrived, or was cancelled: take the next one.
+            if flight.cancelled:
+                continue  # nobody read for this caller after all
+            if flight.error is not None:
+                raise flight.error
+            return flight.value  # type: ignore[return-value]  # set when no error
 
     async def _lead(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
         flight: _Flight[V] = _Flight(next(self._numbers))
@@ -64,4 +71,5 @@ class Coalescer(Generic[K, V]):
             raise
         finally:
             del self._flights[key]
+            flight.over.set()
             flight.done.set()

@@ -95,9 +95,9 @@ def moto_process() -> AbstractContextManager[str]:
 
 @contextmanager
 def service(workdir: Path, **settings: str) -> Iterator[LiveServer]:
-    """PixyProxy in its own process with these settings."""
+    """PixyProxy in its own process with these settings, logging every request as deployed."""
     workdir.mkdir(parents=True, exist_ok=True)
-    server = start_live_server(workdir, **{"PIXY_LOG_LEVEL": "WARNING", **settings})
+    server = start_live_server(workdir, **settings)
     try:
         yield server
     finally:

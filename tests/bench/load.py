@@ -1,9 +1,11 @@
 """Load on two cores: PixyProxy next to a bare FastAPI floor answering the same shapes.
 
-The service runs with one worker on MySQL, a local folder and the offline generator; the floor
-(``tests.bench.floor_app``) answers from memory. wrk drives both with 32 connections; each
-figure is the median of 3 short runs, and the ratio to the floor is what matters. POSTs go
-to the service with the OpenAI generator pointed at the fake OpenAI server, answering after 1 s.
+The service runs with one worker on MySQL, a local folder and the offline generator, logging
+every request as deployed; the floor (``tests.bench.floor_app``) answers from memory, without
+logs. wrk drives both with 32 connections, in turns (ours, floor, ours, ...) so that a noisy
+moment of the machine falls on both; each figure is the median of 3 short runs, and the ratio to
+the floor is what matters. POSTs go to the service with the OpenAI generator pointed at the fake
+OpenAI server, answering after 1 s; the first burst after start is reported on its own.
 """
 
 from __future__ import annotations
@@ -68,13 +70,22 @@ def wrk(url: str) -> WrkResult:
     return WrkResult(rps, p99_ms, errors)
 
 
-def median_wrk(url: str) -> WrkResult:
-    runs = [wrk(url) for _ in range(RUNS)]
+def median_of_runs(runs: list[WrkResult]) -> WrkResult:
     return WrkResult(
         statistics.median(r.requests_per_second for r in runs),
         statistics.median(r.p99_ms for r in runs),
         sum(r.errors for r in runs),
     )
+
+
+def median_wrk(url: str) -> WrkResult:
+    return median_of_runs([wrk(url) for _ in range(RUNS)])
+
+
+def interleaved_wrk(ours: str, theirs: str) -> tuple[WrkResult, WrkResult]:
+    """Runs against both in turn, so that a noisy moment of the machine falls on both alike."""
+    pairs = [(wrk(ours), wrk(theirs)) for _ in range(RUNS)]
+    return median_of_runs([a for a, _ in pairs]), median_of_runs([b for _, b in pairs])
 
 
 def floor_server(content_bytes: int) -> AbstractContextManager[str]:
@@ -167,8 +178,9 @@ def bench_reads(table: Table, root: Path, database_url: str) -> None:
         for name, path, aim in scenarios:
             idle = rss_bytes(server.process.pid)
             with PeakRss(server.process.pid).watching() as peak:
-                ours = median_wrk(server.base_url + path)
-            theirs = median_wrk(floor + path.replace(str(guid), str(uuid.uuid4())))
+                ours, theirs = interleaved_wrk(
+                    server.base_url + path, floor + path.replace(str(guid), str(uuid.uuid4()))
+                )
             table.add(
                 f"{name}: requests/s (p99; errors)",
                 f"{ours.requests_per_second:.0f} ({ours.p99_ms:.1f} ms; {ours.errors})",
@@ -201,19 +213,46 @@ def bench_posts(table: Table, root: Path, database_url: str) -> None:
             PIXY_DATABASE_POOL_SIZE="20",
         ) as server,
     ):
-        for count, aim in ((100, "100 of 100, <= 1.5 s"), (1000, "2xx or clean 503 only")):
+        # The first burst after start also opens the connections, threads and code paths that
+        # later ones reuse: it is reported on its own, and the aim is read on the warm ones.
+        first, first_statuses = asyncio.run(concurrent_posts(server.base_url, 100))
+        table.add(
+            "100 concurrent POST /image, first burst after start",
+            f"{first:.2f} s: {outcome_of(first_statuses)}",
+            f"{PROVIDER_DELAY:.2f} s",
+            f"{PROVIDER_DELAY / first:.0%}",
+            "reported",
+            "",
+        )
+        for count, runs, aim in (
+            (100, RUNS, "100 of 100, <= 1.5 s"),
+            (1000, 1, "2xx or clean 503 only"),
+        ):
             idle = rss_bytes(server.process.pid)
             with PeakRss(server.process.pid).watching() as peak:
-                elapsed, statuses = asyncio.run(concurrent_posts(server.base_url, count))
-            outcome = ", ".join(f"{n} x {s or 'failed'}" for s, n in sorted(statuses.items()))
+                bursts = [
+                    asyncio.run(concurrent_posts(server.base_url, count)) for _ in range(runs)
+                ]
+            elapsed = statistics.median(seconds for seconds, _ in bursts)
+            statuses: dict[int, int] = {}
+            for _, burst in bursts:
+                for status, n in burst.items():
+                    statuses[status] = statuses.get(status, 0) + n
+            median_note = f" (median of {runs})" if runs > 1 else ""
             table.add(
-                f"{count} concurrent POST /image (provider takes {PROVIDER_DELAY:.0f} s)",
-                f"{elapsed:.2f} s: {outcome}",
+                f"{count} concurrent POST /image (provider takes {PROVIDER_DELAY:.0f} s)"
+                + median_note,
+                f"{elapsed:.2f} s: {outcome_of(statuses)}",
                 f"{PROVIDER_DELAY:.2f} s",
                 f"{PROVIDER_DELAY / elapsed:.0%}",
                 aim,
                 f"{mib(idle)} / {mib(peak.peak)}",
             )
+
+
+def outcome_of(statuses: dict[int, int]) -> str:
+    """How many answers had each status, e.g. ``98 x 200, 2 x 503``."""
+    return ", ".join(f"{n} x {status or 'failed'}" for status, n in sorted(statuses.items()))
 
 
 def bench_workers(table: Table, root: Path, database_url: str) -> None:

@@ -119,3 +119,36 @@ async def test_a_cancelled_read_leaves_its_followers_to_read_again() -> None:
         assert started == [1, 2, 3]  # the survivor did not fail: it leads read 3
         gates[3].set()
     assert answers == {"first": 1, "survivor": 3}
+
+
+async def test_the_next_read_starts_before_the_answers_of_the_last_are_handed_out() -> None:
+    coalescer: Coalescer[str, int] = Coalescer()
+    gates = [anyio.Event() for _ in range(4)]
+    events: list[str] = []
+
+    async def gated_read() -> int:
+        number = sum(event.startswith("read") for event in events) + 1
+        events.append(f"read {number} starts")
+        await gates[number].wait()
+        return number
+
+    async def call(name: str) -> None:
+        value = await coalescer.run("page", gated_read)
+        events.append(f"{name} gets {value}")
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(call, "a")
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(call, "b")
+        tasks.start_soon(call, "c")
+        await anyio.wait_all_tasks_blocked()
+        gates[1].set()  # b leads read 2, c joins it
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(call, "d")  # too late for read 2
+        await anyio.wait_all_tasks_blocked()
+        gates[2].set()
+        await anyio.wait_all_tasks_blocked()
+        gates[3].set()
+    # d's read began before the callers of read 2 got their answers.
+    assert events.index("read 3 starts") < events.index("c gets 2")
+    assert events[-1] == "d gets 3"
