@@ -21,7 +21,7 @@ from app.web.content_delivery import (
     validator_headers,
 )
 from app.web.dependencies import ImageReaderDep
-from app.web.listing import MAX_OFFSET, ImageFilterDep, page_links
+from app.web.listing import LISTING_PARAMETERS, ListingQueryDep, page_links
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -33,26 +33,24 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=list[ImageDetail], responses=problem_responses(422))
+@router.get(
+    "",
+    response_model=list[ImageDetail],
+    responses=problem_responses(422),
+    openapi_extra={"parameters": LISTING_PARAMETERS},
+)
 @router.get("/", response_model=list[ImageDetail], include_in_schema=False)
-async def list_images(
-    request: Request,
-    reader: ImageReaderDep,
-    filters: ImageFilterDep,
-    limit: Annotated[int, Query(ge=1, le=500, description="Images per page.")] = 50,
-    offset: Annotated[
-        int, Query(ge=0, le=MAX_OFFSET, description="Images to skip (slower than cursor).")
-    ] = 0,
-    cursor: Annotated[
-        str | None,
-        Query(min_length=1, max_length=64, description="Where to continue: the Link rel=next."),
-    ] = None,
-    count: Annotated[bool, Query(description="Send the match count in X-Total-Count.")] = False,
-) -> Response:
+async def list_images(request: Request, reader: ImageReaderDep, query: ListingQueryDep) -> Response:
     """List images newest first, as a bare JSON array; pages are linked in the Link header."""
-    if cursor is not None and offset:
+    if query.cursor is not None and query.offset:
         raise InvalidRequest("use either cursor or offset, not both")
-    page = await reader.list(filters, limit=limit, offset=offset, cursor=cursor, count=count)
+    page = await reader.list(
+        query.filters(),
+        limit=query.limit,
+        offset=query.offset,
+        cursor=query.cursor,
+        count=query.count,
+    )
     headers = {"Link": page_links(request, page.next_cursor)}
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
