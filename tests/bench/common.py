@@ -117,7 +117,18 @@ def machine() -> str:
     """One line on where the figures come from."""
     libraries = ", ".join(
         f"{name} {version(name)}"
-        for name in ("fastapi", "starlette", "uvicorn", "pydantic", "boto3", "PyMySQL")
+        for name in (
+            "fastapi",
+            "starlette",
+            "uvicorn",
+            "uvloop",
+            "pydantic",
+            "structlog",
+            "PyMySQL",
+            "boto3",
+            "openai",
+            "aiohttp",
+        )
     )
     return (
         f"{os.cpu_count()} cores, Python {platform.python_version()} on {platform.machine()}, "
