@@ -20,7 +20,16 @@ from app.service.lru import BoundedLru
 
 log = structlog.get_logger(__name__)
 _READY_TIMEOUT_SECONDS = 3.0
-_CACHED_DETAILS = 10_000
+_CACHED_DETAIL_BYTES = 32 * 1024 * 1024
+
+
+def _detail_weight(image: ImageDetail) -> int:
+    # A generous guess at its memory: the prompt (up to 4 bytes a character), its UTF-8 copy that
+    # rendering leaves on the string, the rendered JSON, and the rest. Prompts run up to 4,000
+    # characters, so a count of entries alone would not bound the memory.
+    return 12 * len(image.prompt) + 2048
+
+
 _PREFETCH_BYTES = 256 * 1024
 _Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
 _PageKey = tuple[ImageFilter, int, int, UUID | None, bool]
@@ -48,7 +57,9 @@ class ImageReader:
         self._store = store
         self._cursors = cursors
         self._linker = linker
-        self._details: BoundedLru[str, ImageDetail] = BoundedLru(_CACHED_DETAILS)
+        self._details: BoundedLru[str, ImageDetail] = BoundedLru(
+            _CACHED_DETAIL_BYTES, _detail_weight
+        )
         self._contents: BoundedLru[str, bytes] = BoundedLru(content_cache_bytes, len)
         self._pages: Coalescer[_PageKey, _Page] = Coalescer()
 
