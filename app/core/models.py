@@ -91,6 +91,11 @@ class ImagePage(BaseModel):
     next_cursor: str | None = None
     total: int | None = None
 
+    @cached_property
+    def json_bytes(self) -> bytes:
+        """The images as a JSON array, rendered once however many callers share this page."""
+        return b"[" + b",".join([image.json_bytes for image in self.images]) + b"]"
+
 
 class IdempotencyRecord(BaseModel):
     """What an idempotency key holds: its first request's hash, and its image once made."""

@@ -33,7 +33,6 @@ def _detail_weight(image: ImageDetail) -> int:
 _PREFETCH_BYTES = 256 * 1024
 _Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
 _PageKey = tuple[ImageFilter, int, int, UUID | None, bool]
-_Page = tuple[list[str], int | None]
 
 
 class ImageReader:
@@ -61,7 +60,7 @@ class ImageReader:
             _CACHED_DETAIL_BYTES, _detail_weight
         )
         self._contents: BoundedLru[str, bytes] = BoundedLru(content_cache_bytes, len)
-        self._pages: Coalescer[_PageKey, _Page] = Coalescer()
+        self._pages: Coalescer[_PageKey, ImagePage] = Coalescer()
 
     async def get(self, guid: UUID) -> ImageDetail:
         """The image with this guid, or ``ImageNotFound``."""
@@ -85,24 +84,24 @@ class ImageReader:
         """One page of images newest first, with the cursor of the next page if there is one."""
         filters = filters or ImageFilter()
         after = self._cursors.decode(cursor) if cursor is not None else None
-        # One row more than asked tells whether another page follows, without counting.
-        read = partial(self._read_page, filters, limit=limit + 1, offset=offset, after=after)
-        guids, total = await self._pages.run(
-            (filters, limit, offset, after, count), partial(read, count=count)
+        read = partial(
+            self._read_page, filters, limit=limit, offset=offset, after=after, count=count
         )
-        images = await self._details_of(guids[:limit])
-        next_cursor = self._cursors.encode(UUID(guids[limit - 1])) if len(guids) > limit else None
-        return ImagePage(images=images, next_cursor=next_cursor, total=total)
+        # Callers that share a read share its page too: the same objects, rendered once.
+        return await self._pages.run((filters, limit, offset, after, count), read)
 
     async def _read_page(
         self, filters: ImageFilter, *, limit: int, offset: int, after: UUID | None, count: bool
-    ) -> _Page:
+    ) -> ImagePage:
+        # One row more than asked tells whether another page follows, without counting.
         page = partial(
-            self._repository.list_guids, filters, limit=limit, offset=offset, after=after
+            self._repository.list_guids, filters, limit=limit + 1, offset=offset, after=after
         )
         guids = await anyio.to_thread.run_sync(page)
+        images = await self._details_of(guids[:limit])
+        next_cursor = self._cursors.encode(UUID(guids[limit - 1])) if len(guids) > limit else None
         total = await anyio.to_thread.run_sync(self._repository.count, filters) if count else None
-        return guids, total
+        return ImagePage(images=images, next_cursor=next_cursor, total=total)
 
     async def _details_of(self, guids: Sequence[str]) -> _Details:
         """The details of these images in this order: cached ones, the rest in one query."""

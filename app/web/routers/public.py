@@ -54,9 +54,7 @@ async def list_images(request: Request, reader: ImageReaderDep, query: ListingQu
     headers = {"Link": page_links(request, page.next_cursor)}
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
-    # Each image's JSON is rendered once in its life, however many pages show it.
-    body = b"[" + b",".join([image.json_bytes for image in page.images]) + b"]"
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(page.json_bytes, media_type="application/json", headers=headers)
 
 
 @router.get("/{guid}", response_model=ImageDetail, responses=problem_responses(404, 422))
