@@ -105,9 +105,16 @@ def run_app_command(workdir: Path, *args: str, **settings: str) -> subprocess.Co
     )
 
 
+FAKE_OPENAI_KEY = "sk-test-not-a-secret"
+
+
 def openai_settings(base_url: str) -> dict[str, str]:
     """Settings that point the service's OpenAI generator at a fake server."""
-    return {"PIXY_GENERATOR": "openai", "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": base_url}
+    return {
+        "PIXY_GENERATOR": "openai",
+        "OPENAI_API_KEY": FAKE_OPENAI_KEY,
+        "OPENAI_BASE_URL": base_url,
+    }
 
 
 @dataclass

@@ -18,6 +18,7 @@ from tests.fixtures import (
     create_scratch_database,
     drop_scratch_database,
     mysql_connect,
+    openai_settings,
     s3_client,
     start_live_server,
 )
@@ -100,10 +101,8 @@ def backend(
         PIXY_STORAGE_URL=f"s3://{bucket}/images",
         PIXY_S3_ENDPOINT_URL=moto_endpoint,
         PIXY_S3_CREATE_BUCKET="true",
-        PIXY_GENERATOR="openai",
+        **openai_settings(module_fake_openai.base_url),
         PIXY_OPENAI_TIMEOUT="2",
-        OPENAI_API_KEY="sk-test-not-a-secret",
-        OPENAI_BASE_URL=module_fake_openai.base_url,
         **S3_CREDENTIALS,
     )
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import LiveServer, start_live_server
+from tests.fixtures import FAKE_OPENAI_KEY, LiveServer, openai_settings, start_live_server
 from tests.web.test_errors import assert_problem
 
 
@@ -24,10 +24,8 @@ def openai_server(
 ) -> Iterator[OpenAIServer]:
     server = start_live_server(
         tmp_path_factory.mktemp("openai"),
-        PIXY_GENERATOR="openai",
+        **openai_settings(module_fake_openai.base_url),
         PIXY_OPENAI_TIMEOUT="1.5",
-        OPENAI_API_KEY="sk-test-not-a-secret",
-        OPENAI_BASE_URL=module_fake_openai.base_url,
     )
     yield OpenAIServer(server, module_fake_openai)
     server.stop()
@@ -70,7 +68,7 @@ def test_provider_failures_answer_their_own_problem_and_store_nothing(
         fake.release.clear()
     body = assert_problem(response, status, code)
     assert after == before
-    assert "sk-test-not-a-secret" not in response.text
+    assert FAKE_OPENAI_KEY not in response.text
     if scenario == "rate_limit":
         assert response.headers["retry-after"] == "7"
     if scenario == "safety":

@@ -10,6 +10,7 @@ from tests.fixtures import (
     S3_CREDENTIALS,
     create_scratch_database,
     drop_scratch_database,
+    openai_settings,
     start_live_server,
 )
 
@@ -23,9 +24,7 @@ def test_two_replicas_share_images_and_idempotency_keys(
         "PIXY_STORAGE_URL": f"s3://pixy-{uuid.uuid4().hex[:12]}/shared",
         "PIXY_S3_ENDPOINT_URL": moto_endpoint,
         "PIXY_S3_CREATE_BUCKET": "true",
-        "PIXY_GENERATOR": "openai",
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": fake_openai.base_url,
+        **openai_settings(fake_openai.base_url),
         "PIXY_API_KEYS": "replica-key",
         **S3_CREDENTIALS,
     }
