@@ -157,22 +157,19 @@ class Database:
 
     def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one query and return its rows as dicts."""
-
-        def run(conn: Any) -> list[Row]:
-            cursor = conn.cursor()
-            cursor.execute(self.prepare(sql), dict(params or {}))
-            return [dict(row) for row in cursor.fetchall()]
-
-        with timed(DATABASE_DURATION, _kind(sql)):
-            return self._with_fresh_retry(run)
+        return [dict(row) for row in self._fetch(sql, params)]
 
     def fetch_column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run one query and return its first column: no dict per row, for long results."""
+        return [row[0] for row in self._fetch(sql, params, *self._tuple_cursor)]
 
-        def run(conn: Any) -> list[Any]:
-            cursor = conn.cursor(*self._tuple_cursor)
+    def _fetch(self, sql: str, params: Mapping[str, Any] | None, *cursor_class: Any) -> Any:
+        """The rows of one query, as the driver's cursor of ``cursor_class`` gives them."""
+
+        def run(conn: Any) -> Any:
+            cursor = conn.cursor(*cursor_class)
             cursor.execute(self.prepare(sql), dict(params or {}))
-            return [row[0] for row in cursor.fetchall()]
+            return cursor.fetchall()
 
         with timed(DATABASE_DURATION, _kind(sql)):
             return self._with_fresh_retry(run)
