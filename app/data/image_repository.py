@@ -63,7 +63,8 @@ class SqlImageRepository:
         offset: int = 0,
         after: UUID | None = None,
     ) -> list[str]:
-        """The guids (as text) of the images ``list`` returns, in its order: cheap to read."""
+        """The guids (as text) of the images matching ``filters``, newest first, after ``after``:
+        cheap to read; their details come from a cache or ``get_many``."""
         conditions, params = where_clause(filters or ImageFilter(), self._db.dialect)
         if after is not None:
             conditions.append(_AFTER_CURSOR)
@@ -73,19 +74,6 @@ class SqlImageRepository:
             str(guid)
             for guid in self._db.fetch_column(sql, params | {"limit": limit, "offset": offset})
         ]
-
-    def list(
-        self,
-        filters: ImageFilter | None = None,
-        *,
-        limit: int,
-        offset: int = 0,
-        after: UUID | None = None,
-    ) -> list[ImageDetail]:
-        """Images matching ``filters``, newest first, after the image ``after`` if given."""
-        guids = self.list_guids(filters, limit=limit, offset=offset, after=after)
-        found = self.get_many(guids)
-        return [found[guid] for guid in guids if guid in found]
 
     def count(self, filters: ImageFilter | None = None) -> int:
         """How many images match ``filters``."""

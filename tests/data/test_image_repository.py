@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from app.core.exceptions import DatabaseError, ImageNotFound
-from app.core.models import PROMPT_MAX_LENGTH, ImageDetail
+from app.core.models import PROMPT_MAX_LENGTH, ImageDetail, ImageFilter
 from app.data.database import Database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
@@ -31,6 +31,21 @@ def make_image(prompt: str = "a duck", at: datetime | None = None) -> ImageDetai
     return ImageDetail(
         guid=guid, prompt=prompt, filename=f"{guid}.png", created_at=moment, updated_at=moment
     )
+
+
+def listed(
+    repository: SqlImageRepository,
+    filters: ImageFilter | None = None,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: UUID | None = None,
+) -> list[ImageDetail]:
+    """The images a listing shows, in its order: its guids, then their details, as the service
+    reads them."""
+    guids = repository.list_guids(filters, limit=limit, offset=offset, after=after)
+    found = repository.get_many(guids)
+    return [found[guid] for guid in guids]
 
 
 @pytest.fixture
@@ -62,13 +77,12 @@ def test_get_many_finds_the_known_guids_and_skips_the_rest(
     assert repository.get_many([]) == {}
 
 
-def test_list_guids_names_the_same_images_as_list(repository: SqlImageRepository) -> None:
+def test_list_guids_are_text_newest_first(repository: SqlImageRepository) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    for n in range(5):
-        repository.add(make_image(f"guid {n}", base + timedelta(seconds=n)))
-    guids = repository.list_guids(limit=3, offset=1)
-    assert guids == [str(image.guid) for image in repository.list(limit=3, offset=1)]
-    assert len(guids) == 3 and all(isinstance(guid, str) for guid in guids)
+    images = [make_image(f"guid {n}", base + timedelta(seconds=n)) for n in range(5)]
+    for image in images:
+        repository.add(image)
+    assert repository.list_guids(limit=3, offset=1) == [str(images[n].guid) for n in (3, 2, 1)]
 
 
 def test_list_is_newest_first_with_id_breaking_ties(repository: SqlImageRepository) -> None:
@@ -78,8 +92,8 @@ def test_list_is_newest_first_with_id_breaking_ties(repository: SqlImageReposito
     same_b = make_image("same b", base + timedelta(seconds=1))
     for image in (older, same_a, same_b):
         repository.add(image)
-    assert repository.list(limit=10, offset=0) == [same_b, same_a, older]
-    assert repository.list(limit=1, offset=1) == [same_a]
+    assert listed(repository, limit=10, offset=0) == [same_b, same_a, older]
+    assert listed(repository, limit=1, offset=1) == [same_a]
 
 
 def test_duplicate_guid_is_refused(repository: SqlImageRepository) -> None:

@@ -13,7 +13,7 @@ from app.data.database import Database
 from app.data.image_repository import SqlImageRepository
 from app.data.image_search import fold, is_indexable, like_pattern
 from app.data.init import init_database
-from tests.data.test_image_repository import make_image
+from tests.data.test_image_repository import listed, make_image
 
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def walk(
     seen: list[UUID] = []
     after = None
     while True:
-        page = repository.list(filters, limit=limit, after=after)
+        page = listed(repository, filters, limit=limit, after=after)
         seen += [image.guid for image in page]
         if len(page) < limit:
             return seen
@@ -52,7 +52,7 @@ def test_equal_timestamps_are_ordered_by_insertion_newest_first(
 ) -> None:
     images = add_all(repository, [f"same moment {n}" for n in range(7)])
     expected = [image.guid for image in reversed(images)]
-    assert [i.guid for i in repository.list(limit=10)] == expected
+    assert [i.guid for i in listed(repository, limit=10)] == expected
     assert walk(repository, limit=2) == expected
 
 
@@ -63,7 +63,7 @@ def test_cursor_walk_returns_every_row_once_while_rows_are_inserted(
     seen: list[UUID] = []
     after = None
     for round_number in range(20):
-        page = repository.list(limit=3, after=after)
+        page = listed(repository, limit=3, after=after)
         seen += [image.guid for image in page]
         # New images arrive between page requests, newer than everything listed so far.
         add_all(repository, [f"new {round_number}"], BASE + timedelta(minutes=round_number + 1))
@@ -76,12 +76,12 @@ def test_cursor_walk_returns_every_row_once_while_rows_are_inserted(
 
 def test_cursor_to_a_missing_image_is_invalid(repository: SqlImageRepository) -> None:
     with pytest.raises(InvalidRequest):
-        repository.list(limit=5, after=UUID(int=7))
+        listed(repository, limit=5, after=UUID(int=7))
 
 
 def test_offset_paging(repository: SqlImageRepository) -> None:
     images = add_all(repository, [f"p{n}" for n in range(5)])
-    assert [i.guid for i in repository.list(limit=2, offset=3)] == [
+    assert [i.guid for i in listed(repository, limit=2, offset=3)] == [
         images[1].guid,
         images[0].guid,
     ]
@@ -92,19 +92,25 @@ def test_exact_filters_and_dates_combine(repository: SqlImageRepository) -> None
         add_all(repository, [name], BASE + timedelta(hours=hour))[0]
         for name, hour in (("early duck", 0), ("middle duck", 1), ("late goose", 2))
     )
-    assert repository.list(ImageFilter(guid=middle.guid), limit=9) == [middle]
-    assert repository.list(ImageFilter(filename=late.filename), limit=9) == [late]
-    assert repository.list(ImageFilter(created_after=early.created_at), limit=9) == [late, middle]
-    assert repository.list(ImageFilter(created_before=late.created_at), limit=9) == [middle, early]
+    assert listed(repository, ImageFilter(guid=middle.guid), limit=9) == [middle]
+    assert listed(repository, ImageFilter(filename=late.filename), limit=9) == [late]
+    assert listed(repository, ImageFilter(created_after=early.created_at), limit=9) == [
+        late,
+        middle,
+    ]
+    assert listed(repository, ImageFilter(created_before=late.created_at), limit=9) == [
+        middle,
+        early,
+    ]
     window = ImageFilter(
         created_after=BASE - timedelta(minutes=1), created_before=BASE + timedelta(minutes=90)
     )
-    assert repository.list(window, limit=9) == [middle, early]
+    assert listed(repository, window, limit=9) == [middle, early]
     both = ImageFilter(prompt="duck", created_after=BASE + timedelta(minutes=30))
-    assert repository.list(both, limit=9) == [middle]
-    assert repository.list(ImageFilter(guid=middle.guid, filename=late.filename), limit=9) == []
+    assert listed(repository, both, limit=9) == [middle]
+    assert listed(repository, ImageFilter(guid=middle.guid, filename=late.filename), limit=9) == []
     naive = ImageFilter(created_after=(BASE + timedelta(minutes=90)).replace(tzinfo=None))
-    assert repository.list(naive, limit=9) == [late]
+    assert listed(repository, naive, limit=9) == [late]
     assert repository.count(ImageFilter(prompt="duck")) == 2
     assert repository.count() == 3
 
@@ -136,7 +142,7 @@ def test_prompt_word_search(repository: SqlImageRepository, query: str, expected
             "goose",
         ],
     )
-    found = {image.prompt for image in repository.list(ImageFilter(prompt=query), limit=50)}
+    found = {image.prompt for image in listed(repository, ImageFilter(prompt=query), limit=50)}
     assert found == expected
 
 
@@ -159,7 +165,7 @@ def test_prompt_contains_takes_wildcards_literally(
     repository: SqlImageRepository, text: str, expected: set[str]
 ) -> None:
     add_all(repository, ["a rubber duck", "50% off_sale \\o/", "bang! here", "xay"])
-    found = {i.prompt for i in repository.list(ImageFilter(prompt_contains=text), limit=50)}
+    found = {i.prompt for i in listed(repository, ImageFilter(prompt_contains=text), limit=50)}
     assert found == expected
     assert repository.count() == 4  # and the table is still there
 
