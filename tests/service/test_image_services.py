@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -19,7 +21,7 @@ from app.data.init import init_database
 from app.service.cursors import CursorCodec
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.private import ImageCreator
-from app.service.public import ImageReader
+from app.service.public import ImageReader, _detail_weight
 from tests.fakes.openai_server import FakeOpenAI
 from tests.service.test_openai_generator import generator_for
 
@@ -164,3 +166,23 @@ async def test_ranges_and_large_objects_are_not_cached(
         (store.root / image.filename).unlink()
         with pytest.raises(ContentMissing):
             await read_all(reader, image)
+
+
+@pytest.mark.parametrize("prompt", ["a duck", "x" * 4000, "🦆" * 4000, "日本" * 2000])
+def test_a_cached_detail_weighs_at_least_what_it_holds(prompt: str) -> None:
+    # The detail cache is bounded by these weights, so they must not undercount the memory.
+    tracemalloc.start()
+    try:
+        now = datetime.now(UTC)
+        detail = ImageDetail(
+            guid=uuid4(),
+            prompt="".join(list(prompt)),
+            filename="f.png",
+            created_at=now,
+            updated_at=now,
+        )
+        assert detail.json_bytes  # rendered, as a cached detail soon is
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held <= _detail_weight(detail)

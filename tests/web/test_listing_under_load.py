@@ -24,6 +24,10 @@ async def keep_listing(client: httpx.AsyncClient, stop: anyio.Event, seen: list[
         seen.append(response.status_code)
 
 
+async def list_once(client: httpx.AsyncClient, pages: list[httpx.Response]) -> None:
+    pages.append(await client.get("/image/"))
+
+
 async def test_a_listing_sent_after_a_post_shows_its_image(backend: Backend) -> None:
     limits = httpx.Limits(max_connections=2 * LISTERS + 1)
     background: list[int] = []
@@ -39,13 +43,9 @@ async def test_a_listing_sent_after_a_post_shows_its_image(backend: Backend) -> 
                 assert created.status_code == 200
                 guid = created.json()["guid"]
                 pages: list[httpx.Response] = []
-
-                async def list_once() -> None:
-                    pages.append(await client.get("/image/"))  # noqa: B023 - awaited in this round
-
                 async with anyio.create_task_group() as listers:
                     for _ in range(LISTERS):
-                        listers.start_soon(list_once)
+                        listers.start_soon(list_once, client, pages)
                 assert [page.status_code for page in pages] == [200] * LISTERS
                 assert all(guid in [image["guid"] for image in page.json()] for page in pages)
             stop.set()
