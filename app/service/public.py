@@ -21,6 +21,9 @@ from app.service.lru import BoundedLru
 log = structlog.get_logger(__name__)
 _READY_TIMEOUT_SECONDS = 3.0
 _CACHED_DETAIL_BYTES = 32 * 1024 * 1024
+_PREFETCH_BYTES = 256 * 1024
+_Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
+_PageKey = tuple[ImageFilter, int, int, UUID | None, bool]
 
 
 def _detail_weight(image: ImageDetail) -> int:
@@ -28,11 +31,6 @@ def _detail_weight(image: ImageDetail) -> int:
     # rendering leaves on the string, the rendered JSON, and the rest. Prompts run up to 4,000
     # characters, so a count of entries alone would not bound the memory.
     return 12 * len(image.prompt) + 2048
-
-
-_PREFETCH_BYTES = 256 * 1024
-_Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
-_PageKey = tuple[ImageFilter, int, int, UUID | None, bool]
 
 
 class ImageReader:
