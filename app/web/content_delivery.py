@@ -11,16 +11,30 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from uuid import UUID
 
+from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 
 from app.core.content import ByteRange
 from app.core.image_types import media_type_for_key
 from app.core.models import ImageDetail
 from app.service.lru import BoundedLru
+from app.web.query_models import openapi_parameters
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _CONTENT_HEADERS: BoundedLru[UUID, dict[str, str]] = BoundedLru(10_000)
+
+
+class ContentQuery(BaseModel):
+    """The content route's query."""
+
+    redirect: bool = Field(
+        default=True,
+        description="In redirect mode, false asks for the bytes through the service.",
+    )
+
+
+CONTENT_PARAMETERS = openapi_parameters(ContentQuery)
 
 
 def etag(image: ImageDetail) -> str:

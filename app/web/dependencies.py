@@ -1,7 +1,9 @@
-"""Dependencies of the routes: the services of this app and the API-key check.
+"""What routes need besides their parameters: the app's services and the API-key check.
 
-They are ``async`` although none of them waits: FastAPI runs plain functions in the thread
-pool, a hop per dependency per request for nothing.
+The services are read from the app by plain functions, not FastAPI dependencies: resolving a
+dependency cost a GET of cached content 13 us, a sixteenth of its time, to fetch an attribute.
+The dependencies are ``async`` although none of them waits: FastAPI runs plain functions in the
+thread pool, a hop per dependency per request for nothing.
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_reader(request: Request) -> ImageReader:
-    """The public use cases."""
+def reader_of(request: Request) -> ImageReader:
+    """The public use cases of the app serving ``request``."""
     reader: ImageReader = request.app.state.reader
     return reader
 
 
-async def get_creator(request: Request) -> IdempotentCreator:
-    """The private use cases."""
+def creator_of(request: Request) -> IdempotentCreator:
+    """The private use cases of the app serving ``request``."""
     creator: IdempotentCreator = request.app.state.creator
     return creator
 
@@ -99,8 +101,6 @@ async def require_json_body(request: Request) -> None:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ImageReaderDep = Annotated[ImageReader, Depends(get_reader)]
-ImageCreatorDep = Annotated[IdempotentCreator, Depends(get_creator)]
 CallerDep = Annotated[str, Depends(require_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 ApiKeyDep = Depends(require_api_key)

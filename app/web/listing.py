@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import Depends
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field
 from starlette.requests import Request
 
 from app.core.models import ImageFilter
+from app.web.query_models import openapi_parameters
 
 MAX_OFFSET = 100_000_000
 
@@ -45,36 +42,4 @@ class ListingQuery(ImageFilter):
         )
 
 
-async def listing_query(request: Request) -> ListingQuery:
-    """The listing's query parameters, checked by the model in one pass.
-
-    FastAPI checks declared query parameters one by one, with type introspection for each on
-    every request: for the listing's ten that was a quarter of its cost. The route documents
-    them with ``LISTING_PARAMETERS`` instead; errors are the same 422 as any other.
-    """
-    try:
-        return ListingQuery.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        raise RequestValidationError(
-            [{**error, "loc": ("query", *error["loc"])} for error in errors]
-        ) from exc
-
-
-def _openapi_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """OpenAPI query parameters from a model's fields, as FastAPI would declare them."""
-    properties = model.model_json_schema()["properties"]
-    return [
-        {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": model.model_fields[name].description or "",
-            "schema": {key: value for key, value in schema.items() if key != "description"},
-        }
-        for name, schema in properties.items()
-    ]
-
-
-LISTING_PARAMETERS = _openapi_parameters(ListingQuery)
-ListingQueryDep = Annotated[ListingQuery, Depends(listing_query)]
+LISTING_PARAMETERS = openapi_parameters(ListingQuery)

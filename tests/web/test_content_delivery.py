@@ -247,6 +247,12 @@ def test_cdn_base_redirect_appends_the_key(redirect_servers: dict[str, Any]) -> 
     assert response.headers["location"] == f"https://cdn.example.test/i/{created['filename']}"
     assert created["filename"] == f"img/{created['guid']}.png"
     assert head.status_code == 307
+    with server.client() as client:
+        streamed = client.get(f"/image/{created['guid']}/content?redirect=0")
+        unclear = client.get(f"/image/{created['guid']}/content?redirect=maybe")
+    assert streamed.status_code == 200 and streamed.headers["content-type"] == "image/png"
+    body = assert_problem(unclear, 422, "invalid_request")
+    assert ["query", "redirect"] in [error["loc"] for error in body["errors"]]
     s3 = s3_client(f"http://127.0.0.1:{redirect_servers['port']}")
     assert s3.head_object(Bucket=redirect_servers["bucket"], Key=created["filename"])
 

@@ -40,6 +40,18 @@ def test_every_endpoint_is_documented_with_its_errors() -> None:
             assert "application/problem+json" in responses[status]["content"]
 
 
+def test_query_parameters_checked_by_a_model_are_documented() -> None:
+    paths = openapi()["paths"]
+    listing = {p["name"]: p for p in paths["/image"]["get"]["parameters"]}
+    assert {"limit", "offset", "cursor", "count", "prompt"} <= set(listing)
+    assert listing["limit"]["schema"]["maximum"] == 500
+    content = {p["name"]: p for p in paths["/image/{guid}/content"]["get"]["parameters"]}
+    assert content["guid"]["in"] == "path"
+    assert content["redirect"]["in"] == "query"
+    redirect = content["redirect"]["schema"]
+    assert redirect == {"type": "boolean", "default": True, "title": "Redirect"}
+
+
 def test_post_documents_the_api_key_schemes() -> None:
     schema = openapi()
     security = schema["paths"]["/image"]["post"]["security"]

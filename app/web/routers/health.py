@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.core.exceptions import NotReady
-from app.web.dependencies import ImageReaderDep
+from app.web.dependencies import reader_of
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -19,9 +19,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses=problem_responses(503))
-async def readyz(request: Request, reader: ImageReaderDep) -> dict[str, str]:
+async def readyz(request: Request) -> dict[str, str]:
     """The database and the store answer, and the process is not shutting down."""
     if request.app.state.shutting_down:
         raise NotReady("shutting down")
-    await reader.check_ready()
+    await reader_of(request).check_ready()
     return {"status": "ready"}

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app.core.models import ImageCreate, ImageDetail
 from app.web.dependencies import (
     ApiKeyDep,
     CallerDep,
     IdempotencyKeyDep,
-    ImageCreatorDep,
     JsonBodyDep,
+    creator_of,
 )
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
@@ -28,13 +28,13 @@ router = APIRouter(
 @router.post("/", response_model=ImageDetail, include_in_schema=False)
 async def create_image(
     body: ImageCreate,
+    request: Request,
     response: Response,
-    creator: ImageCreatorDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> ImageDetail:
     """Generate an image from a prompt, store it, and return its detail."""
-    creation = await creator.generate(body, scope=caller, key=idempotency_key)
+    creation = await creator_of(request).generate(body, scope=caller, key=idempotency_key)
     if creation.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return creation.image

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -14,15 +13,18 @@ from app.core.exceptions import InvalidRequest
 from app.core.metrics import CONTENT_BYTES
 from app.core.models import ImageDetail
 from app.web.content_delivery import (
+    CONTENT_PARAMETERS,
+    ContentQuery,
     content_headers,
     is_not_modified,
     requested_range,
     span_headers,
     validator_headers,
 )
-from app.web.dependencies import ImageReaderDep
-from app.web.listing import LISTING_PARAMETERS, ListingQueryDep, page_links
+from app.web.dependencies import reader_of
+from app.web.listing import LISTING_PARAMETERS, ListingQuery, page_links
 from app.web.problems import problem_responses
+from app.web.query_models import parse_query
 from app.web.request_log import LoggedRoute
 
 router = APIRouter(
@@ -40,11 +42,12 @@ router = APIRouter(
     openapi_extra={"parameters": LISTING_PARAMETERS},
 )
 @router.get("/", response_model=list[ImageDetail], include_in_schema=False)
-async def list_images(request: Request, reader: ImageReaderDep, query: ListingQueryDep) -> Response:
+async def list_images(request: Request) -> Response:
     """List images newest first, as a bare JSON array; pages are linked in the Link header."""
+    query = parse_query(ListingQuery, request)
     if query.cursor is not None and query.offset:
         raise InvalidRequest("use either cursor or offset, not both")
-    page = await reader.list(
+    page = await reader_of(request).list(
         query.filters(),
         limit=query.limit,
         offset=query.offset,
@@ -58,9 +61,9 @@ async def list_images(request: Request, reader: ImageReaderDep, query: ListingQu
 
 
 @router.get("/{guid}", response_model=ImageDetail, responses=problem_responses(404, 422))
-async def get_image(guid: UUID, reader: ImageReaderDep) -> Response:
+async def get_image(guid: UUID, request: Request) -> Response:
     """Get what is known about one image."""
-    image = await reader.get(guid)
+    image = await reader_of(request).get(guid)
     return Response(image.json_bytes, media_type="application/json")
 
 
@@ -75,18 +78,14 @@ async def get_image(guid: UUID, reader: ImageReaderDep) -> Response:
         307: {"description": "Redirect mode: fetch the bytes from the bucket or the CDN."},
         **problem_responses(404, 416, 422),
     },
+    openapi_extra={"parameters": CONTENT_PARAMETERS},
 )
-async def get_image_content(
-    guid: UUID,
-    request: Request,
-    reader: ImageReaderDep,
-    redirect: Annotated[
-        bool, Query(description="In redirect mode, false asks for the bytes through the service.")
-    ] = True,
-) -> Response:
+async def get_image_content(guid: UUID, request: Request) -> Response:
     """Get the bytes of one image: cacheable forever, with conditional and range requests."""
+    query = parse_query(ContentQuery, request)
+    reader = reader_of(request)
     image = await reader.get(guid)
-    link = await reader.content_link(image) if redirect else None
+    link = await reader.content_link(image) if query.redirect else None
     if link is not None:
         return RedirectResponse(
             link.url, status_code=307, headers={"Cache-Control": f"public, max-age={link.max_age}"}
