@@ -204,6 +204,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Images generated from text prompts, stored, and served back.",
         lifespan=_lifespan,
         redirect_slashes=False,
+        # Requests are logged and counted by PixyProxy itself (structlog, Prometheus). FastAPI's
+        # own OpenTelemetry looked up the global providers on every request (6 us) to find none.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.shutting_down = False
