@@ -15,8 +15,9 @@ import boto3
 import openai
 import structlog
 from botocore.config import Config
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -211,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.shutting_down = False
     # Routes are matched in order: the image routes, which take nearly all traffic, first.
-    app.include_router(public.router)
+    add_routes_unnested(app, public.router)
     app.include_router(private.router)
     app.include_router(health.router)
     app.include_router(gallery.router)
@@ -223,6 +224,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)  # outermost: logs and answers for all within
     return app
+
+
+def add_routes_unnested(app: FastAPI, router: APIRouter) -> None:
+    """Put a router's routes on the app's own router, where each request matches them once.
+
+    FastAPI (0.165) keeps an included router nested and matches its routes twice a request: 17 us
+    of a 160 us cached GET. ``app.dependency_overrides`` would not reach routes added this way,
+    so they may have no dependencies at all (parameters and the request are fine).
+    """
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.dependant.dependencies:
+            raise TypeError(f"{route.path} has dependencies: include its router instead")
+    app.router.routes.extend(router.routes)
 
 
 @cache

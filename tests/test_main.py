@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.testclient import TestClient
 
 from app.core.exceptions import ConfigurationError
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
-from app.main import build_generator, build_store
+from app.main import add_routes_unnested, build_generator, build_store
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
 from tests.conftest import make_settings
@@ -43,3 +45,29 @@ def test_generator_choice() -> None:
         build_generator(make_settings(generator="openai"))
     generator = build_generator(make_settings(generator="openai", openai_api_key="sk-x"))
     assert isinstance(generator, OpenAIImageGenerator)
+
+
+def test_unnested_routes_answer_and_routes_with_dependencies_are_refused() -> None:
+    plain = APIRouter(prefix="/plain")
+
+    @plain.get("/{n}")
+    async def echo(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    app = FastAPI()
+    add_routes_unnested(app, plain)
+    with TestClient(app) as client:
+        assert client.get("/plain/7").json() == {"n": 7}
+        assert client.get("/plain/x").status_code == 422
+
+    async def dependency() -> int:
+        return 1
+
+    guarded = APIRouter(dependencies=[Depends(dependency)])
+
+    @guarded.get("/guarded")
+    async def behind() -> None:
+        return None
+
+    with pytest.raises(TypeError, match="/guarded has dependencies"):
+        add_routes_unnested(FastAPI(), guarded)
