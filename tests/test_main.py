@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.core.exceptions import ConfigurationError
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
-from app.main import add_routes_unnested, build_generator, build_store
+from app.main import add_routes_unnested, build_generator, build_store, create_app
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
 from tests.conftest import make_settings
@@ -71,3 +72,17 @@ def test_unnested_routes_answer_and_routes_with_dependencies_are_refused() -> No
 
     with pytest.raises(TypeError, match="/guarded has dependencies"):
         add_routes_unnested(FastAPI(), guarded)
+
+
+def test_start_up_objects_are_out_of_the_collectors_sight_while_serving(tmp_path: Path) -> None:
+    app = create_app(
+        make_settings(
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            storage_url=f"file://{tmp_path / 'images'}",
+        )
+    )
+    assert gc.get_freeze_count() == 0
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 200
+        assert gc.get_freeze_count() > 10_000  # the app, its clients, and what they imported
+    assert gc.get_freeze_count() == 0
