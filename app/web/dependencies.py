@@ -100,7 +100,6 @@ async def require_json_body(request: Request) -> None:
         raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 CallerDep = Annotated[str, Depends(require_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 ApiKeyDep = Depends(require_api_key)
