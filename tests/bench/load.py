@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,12 @@ from tests.bench.common import (
     service,
 )
 from tests.bench.content import bench_images, seed
-from tests.fixtures import create_scratch_database, drop_scratch_database, free_port
+from tests.fixtures import (
+    create_scratch_database,
+    drop_scratch_database,
+    free_port,
+    openai_settings,
+)
 
 CONNECTIONS = 32
 SECONDS = 5
@@ -124,17 +130,13 @@ async def post_once(host: str, port: int, body: bytes) -> int:
         writer.close()
 
 
-async def concurrent_posts(base_url: str, count: int) -> tuple[float, dict[int, int]]:
+async def concurrent_posts(base_url: str, count: int) -> tuple[float, Counter[int]]:
     """Wall time of ``count`` simultaneous POSTs, and how many got each status (0: failed)."""
     host, port = base_url.removeprefix("http://").rsplit(":", 1)
     bodies = [json.dumps({"prompt": f"load {n}"}).encode() for n in range(count)]
     started = time.perf_counter()
-    statuses_in_order = await asyncio.gather(*(post_once(host, int(port), b) for b in bodies))
-    elapsed = time.perf_counter() - started
-    statuses: dict[int, int] = {}
-    for status in statuses_in_order:
-        statuses[status] = statuses.get(status, 0) + 1
-    return elapsed, statuses
+    statuses = await asyncio.gather(*(post_once(host, int(port), b) for b in bodies))
+    return time.perf_counter() - started, Counter(statuses)
 
 
 def run() -> None:
@@ -205,9 +207,7 @@ def bench_posts(table: Table, root: Path, database_url: str) -> None:
             root / "posts",
             PIXY_DATABASE_URL=database_url,
             PIXY_STORAGE_URL=f"file://{root / 'posted'}",
-            PIXY_GENERATOR="openai",
-            OPENAI_API_KEY="sk-bench",
-            OPENAI_BASE_URL=provider_url,
+            **openai_settings(provider_url),
             PIXY_MAX_CONCURRENT_GENERATIONS="100",
             PIXY_GENERATION_QUEUE_TIMEOUT="2",
             PIXY_DATABASE_POOL_SIZE="20",
@@ -234,10 +234,7 @@ def bench_posts(table: Table, root: Path, database_url: str) -> None:
                     asyncio.run(concurrent_posts(server.base_url, count)) for _ in range(runs)
                 ]
             elapsed = statistics.median(seconds for seconds, _ in bursts)
-            statuses: dict[int, int] = {}
-            for _, burst in bursts:
-                for status, n in burst.items():
-                    statuses[status] = statuses.get(status, 0) + n
+            statuses = sum((burst for _, burst in bursts), Counter[int]())
             median_note = f" (median of {runs})" if runs > 1 else ""
             table.add(
                 f"{count} concurrent POST /image (provider takes {PROVIDER_DELAY:.0f} s)"
@@ -250,7 +247,7 @@ def bench_posts(table: Table, root: Path, database_url: str) -> None:
             )
 
 
-def outcome_of(statuses: dict[int, int]) -> str:
+def outcome_of(statuses: Counter[int]) -> str:
     """How many answers had each status, e.g. ``98 x 200, 2 x 503``."""
     return ", ".join(f"{n} x {status or 'failed'}" for status, n in sorted(statuses.items()))
 
