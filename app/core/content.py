@@ -35,6 +35,11 @@ class ByteRange:
         return f"bytes={first}-{last}"
 
 
+def span(byte_range: ByteRange | None, size: int) -> tuple[int, int]:
+    """The inclusive (start, end) offsets ``byte_range`` asks for; the whole object if None."""
+    return byte_range.resolve(size) if byte_range else (0, size - 1)
+
+
 @dataclass
 class BlobStream:
     """Bytes ``start`` to ``end`` (inclusive) of an object of ``size`` bytes, in chunks."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from app.core.content import BlobStream, ByteRange, StoredObject
+from app.core.content import BlobStream, ByteRange, StoredObject, span
 from app.core.exceptions import ContentMissing, StorageError, StorageUnavailable
 from app.core.metrics import timed_store_call
 
@@ -63,7 +63,7 @@ class LocalBlobStore:
             raise StorageUnavailable("the image folder cannot be read") from exc
         try:
             size = os.fstat(handle.fileno()).st_size
-            start, end = byte_range.resolve(size) if byte_range else (0, size - 1)
+            start, end = span(byte_range, size)
             handle.seek(start)
         except BaseException:
             handle.close()

@@ -10,7 +10,7 @@ from uuid import UUID
 import anyio.to_thread
 import structlog
 
-from app.core.content import BlobStream, ByteRange, ContentLink
+from app.core.content import BlobStream, ByteRange, ContentLink, span
 from app.core.exceptions import ContentMissing, NotReady, PixyProxyException
 from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
 from app.core.models import ImageDetail, ImageFilter, ImagePage
@@ -166,7 +166,7 @@ class ImageReader:
 def _stream_of(data: bytes, byte_range: ByteRange | None) -> BlobStream:
     """A stream over bytes held in memory."""
     size = len(data)
-    start, end = byte_range.resolve(size) if byte_range else (0, size - 1)
+    start, end = span(byte_range, size)
     body = data if (start, end) == (0, size - 1) else data[start : end + 1]
     return BlobStream(size, start, end, iter((body,)), _nothing_to_close, body=body)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
+from app.core.content import span
 from app.core.exceptions import InvalidRequest
 from app.core.metrics import CONTENT_BYTES
 from app.core.models import ImageDetail
@@ -97,7 +98,7 @@ async def get_image_content(guid: UUID, request: Request) -> Response:
     status = 206 if byte_range else 200
     if request.method == "HEAD":
         size = await reader.content_size(image)
-        start, end = byte_range.resolve(size) if byte_range else (0, size - 1)
+        start, end = span(byte_range, size)
         headers |= span_headers(start, end, size, ranged=byte_range is not None)
         return Response(status_code=status, headers=headers)
     stream = await reader.open_content(image, byte_range)
