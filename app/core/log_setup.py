@@ -21,9 +21,9 @@ import structlog
 from structlog.typing import EventDict, Processor
 
 CALLSITE_KEY = "callsite"
+"""An event may name the code it speaks for as ``callsite=(function, line)``."""
 _PLAIN_VALUE = re.compile(r"[^ \"'=\n]+")  # anything else is quoted
 _LOGGING_MODULES = ("structlog", "logging", "app.core.log_setup")
-"""An event may name the code it speaks for as ``callsite=(function, line)``."""
 
 
 class UtcClock:

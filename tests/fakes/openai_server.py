@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -174,9 +175,7 @@ def main() -> None:
     Benchmarks use this so that the fake provider does not share an interpreter with the client.
     Answers every request with one fixed 30 KB PNG.
     """
-    import sys
-
-    from tests.bench.common import png_of_size
+    from tests.bench.common import png_of_size  # here: the tests import this module, not the bench
 
     fake = start_fake_openai(port=int(sys.argv[1]))
     fake.delay = float(sys.argv[2])
