@@ -47,6 +47,8 @@ class DrainingServer(uvicorn.Server):
             return
         self._draining = True
         self._app.state.shutting_down = True
+        for hook in self._app.state.on_drain:  # the job runner stops claiming
+            hook()
         timer = threading.Timer(self._drain_seconds, super().handle_exit, args=(sig, frame))
         timer.daemon = True
         timer.start()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,20 +34,23 @@ from app.core.settings import Settings, get_settings
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
 from app.data.database import Database, open_database
-from app.data.idempotency_repository import SqlIdempotencyRepository
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
+from app.data.job_repository import SqlJobRepository
+from app.service.byte_budget import ByteBudget
 from app.service.content_links import PresignedLinks, PublicBaseLinks
 from app.service.cursors import CursorCodec
+from app.service.generation import ImageKeeper
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
-from app.service.idempotency import IdempotentCreator
-from app.service.private import ImageCreator
+from app.service.job_runner import JobRunner, RunnerSettings
+from app.service.jobs import JobService
 from app.service.public import ImageReader
+from app.service.services import Services
 from app.web.errors import handle_exception
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import gallery, health, metrics, private, public
+from app.web.routers import gallery, generation, health, jobs, metrics, public
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -144,34 +152,52 @@ def open_data(settings: Settings) -> DataParts:
     return DataParts(database, SqlImageRepository(database), store)
 
 
-def _build_services(app: FastAPI, data: DataParts, generator: ImageGenerator) -> None:
-    settings: Settings = app.state.settings
+def _build_services(settings: Settings, data: DataParts, generator: ImageGenerator) -> Services:
     cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
-    linker = build_linker(settings, data.store)
-    app.state.reader = ImageReader(
+    reader = ImageReader(
         repository=data.images,
         store=data.store,
         cursors=cursors,
-        linker=linker,
+        linker=build_linker(settings, data.store),
         content_cache_bytes=settings.content_cache_bytes,
     )
-    creator = ImageCreator(
-        repository=data.images,
-        store=data.store,
-        generator=generator,
-        max_concurrent=settings.max_concurrent_generations,
-        queue_timeout=settings.generation_queue_timeout,
-    )
-    app.state.creator = IdempotentCreator(
-        creator=creator,
-        keys=SqlIdempotencyRepository(data.database),
+    jobs_repository = SqlJobRepository(data.database)
+    runner: JobRunner | None = None
+
+    def wake_runner() -> None:
+        if runner is not None:
+            runner.wake()
+
+    jobs = JobService(
+        jobs=jobs_repository,
         images=data.images,
-        ttl=timedelta(hours=settings.idempotency_ttl_hours),
-        # A claim older than the longest a generation may take belongs to a dead request.
-        stale_after=timedelta(
-            seconds=settings.openai_timeout + settings.generation_queue_timeout + 60
-        ),
+        queue_limit=settings.job_queue_limit,
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        wake_runner=wake_runner,
     )
+    runner = JobRunner(
+        jobs=jobs_repository,
+        generator=generator,
+        keeper=ImageKeeper(store=data.store, jobs=jobs_repository, images=data.images),
+        budget=ByteBudget(settings.image_memory_bytes),
+        runner_id=runner_identity(),
+        settings=RunnerSettings(
+            concurrency=settings.job_concurrency,
+            lease_seconds=settings.job_lease_seconds,
+            poll_seconds=settings.job_poll_seconds,
+            max_attempts=settings.job_max_attempts,
+            persist_retry_seconds=settings.job_persist_retry_seconds,
+        ),
+        on_finished=jobs.finished,
+    )
+    return Services(
+        reader=reader, jobs=jobs, runner=runner, sync_wait_seconds=settings.sync_wait_seconds
+    )
+
+
+def runner_identity() -> str:
+    """This process among the replicas, as lease owner: host, process id and a random tail."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @asynccontextmanager
@@ -180,7 +206,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings.check_exposure()
     data = await anyio.to_thread.run_sync(open_data, settings)
     generator = build_generator(settings)
-    _build_services(app, data, generator)
+    services = _build_services(settings, data, generator)
+    app.state.services = services
+    app.state.on_drain.append(services.runner.stop_claiming)
+    runner = asyncio.create_task(services.runner.run(), name="job-runner")
     _freeze_startup_objects()
     log.info(
         "service_ready",
@@ -189,11 +218,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         generator=settings.generator,
         auth="on" if settings.api_keys else "off",
         content_delivery=settings.content_delivery,
+        runner=services.runner.runner_id,
     )
     try:
         yield
     finally:
         gc.unfreeze()
+        await services.runner.drain(settings.shutdown_grace_seconds)
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
         await generator.close()
         data.close()
 
@@ -225,9 +259,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.shutting_down = False
+    app.state.on_drain = []  # called when SIGTERM starts the drain (see app.__main__)
     # Routes are matched in order: the image routes, which take nearly all traffic, first.
     add_routes_unnested(app, public.router)
-    app.include_router(private.router)
+    app.include_router(generation.router)
+    app.include_router(jobs.router)
     app.include_router(health.router)
     app.include_router(gallery.router)
     app.mount("/static", StaticFiles(directory=gallery.STATIC_DIR), name="static")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,6 +166,15 @@ def start_live_server(workdir: Path, **settings: str) -> LiveServer:
         server.stop()
         raise RuntimeError(f"{exc}:\n{log_path.read_text()}") from exc
     return server
+
+
+def wait_until(condition: Callable[[], bool], *, seconds: float = 30) -> None:
+    """Wait for ``condition`` to hold, checking every 0.1 s; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {seconds} s")
+        time.sleep(0.1)
 
 
 def wait_until_answers(url: str, process: subprocess.Popen[Any], seconds: float = 30) -> None:

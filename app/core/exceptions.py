@@ -13,12 +13,13 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     ├── IdempotencyInProgress        409 idempotency_in_progress  the key's first request runs
     ├── NotAuthenticated             401 not_authenticated        no valid API key
     ├── ImageNotFound                404 image_not_found          no image has that guid
+    ├── JobNotFound                  404 job_not_found            no job of the caller's has that id
     ├── ContentMissing               404 content_missing          a row whose bytes are gone
     ├── RangeNotSatisfiable          416 range_not_satisfiable    a Range outside the object
     ├── ServiceUnavailable           503 service_unavailable      a dependency is down
     │   ├── DatabaseUnavailable      503 database_unavailable
     │   ├── StorageUnavailable       503 storage_unavailable
-    │   ├── GenerationCapacity       503 generation_capacity      every generation slot busy
+    │   ├── GenerationCapacity       503 generation_capacity      the job queue is full
     │   └── NotReady                 503 not_ready                starting, stopping or cut off
     ├── DatabaseError                500 database_error           a statement was refused
     ├── StorageError                 500 storage_error            a store operation was refused
@@ -29,6 +30,7 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
         ├── ProviderTimeout          504 provider_timeout         no answer in time
         ├── ProviderError            502 provider_error           failed or unreachable
         ├── GenerationEmpty          502 generation_empty         an answer without an image
+        ├── GenerationInterrupted    502 generation_interrupted   its runners kept dying
         └── InvalidImage             502 invalid_image            bytes that are no known image
 """
 
@@ -121,6 +123,14 @@ class ImageNotFound(PixyProxyException):
     title = "Image not found"
 
 
+class JobNotFound(PixyProxyException):
+    """Raised when no job of the caller's has the requested id (another key's job included)."""
+
+    status = 404
+    code = "job_not_found"
+    title = "Job not found"
+
+
 class ContentMissing(PixyProxyException):
     """Raised when an image's row exists but its bytes are gone from the store."""
 
@@ -167,10 +177,10 @@ class StorageUnavailable(ServiceUnavailable):
 
 
 class GenerationCapacity(ServiceUnavailable):
-    """Raised when every generation slot stayed busy for the whole wait."""
+    """Raised when the job queue holds as many waiting jobs as it may."""
 
     code = "generation_capacity"
-    title = "Too many generations in progress"
+    title = "Too many generations waiting"
 
 
 class NotReady(ServiceUnavailable):
@@ -253,3 +263,21 @@ class InvalidImage(GenerationFailed):
 
     code = "invalid_image"
     title = "Generated content is not an image"
+
+
+class GenerationInterrupted(GenerationFailed):
+    """Raised for a job whose runners stopped (died or drained) more times than allowed."""
+
+    code = "generation_interrupted"
+    title = "Generation interrupted"
+
+
+def exception_for_code(code: str) -> type[PixyProxyException]:
+    """The class of the tree whose ``code`` this is (the base class for an unknown code)."""
+    pending: list[type[PixyProxyException]] = [PixyProxyException]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return PixyProxyException

@@ -6,13 +6,14 @@ them from the thread pool. Generators are async.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
-from app.core.models import IdempotencyRecord, ImageDetail, ImageFilter
+from app.core.jobs import JobProblem, JobRecord, JobStatus
+from app.core.models import ImageDetail, ImageFilter
 
 
 class ImageRepository(Protocol):
@@ -54,25 +55,47 @@ class ImageRepository(Protocol):
         """Release pooled connections."""
 
 
-class IdempotencyRepository(Protocol):
-    """Idempotency keys: claimed before a generation, completed with its image's guid."""
+class JobRepository(Protocol):
+    """Generation jobs: submitted, claimed under a lease, renewed, finished or taken over."""
+
+    def submit(self, job: JobRecord) -> tuple[JobRecord, bool]:
+        """Insert ``job``, or return the job its idempotency key names; True if inserted."""
+
+    def forget_key(self, *, owner: str, key: str, before: datetime) -> bool:
+        """Free an idempotency key whose job finished before ``before``."""
+
+    def get(self, job_id: UUID) -> JobRecord | None:
+        """The job with this id, if any."""
+
+    def statuses(self, job_ids: Sequence[UUID]) -> dict[UUID, JobStatus]:
+        """The status of each of these jobs that exists."""
+
+    def queued(self) -> int:
+        """How many jobs wait to be claimed."""
 
     def claim(
-        self, *, scope: str, key: str, request_hash: str, now: datetime, expires_at: datetime
+        self, *, runner: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[JobRecord]:
+        """Take up to ``limit`` due jobs for ``runner``, leased until ``lease_until``."""
+
+    def renew(self, *, runner: str, job_ids: Sequence[UUID], lease_until: datetime) -> int:
+        """Extend the lease of these jobs while ``runner`` holds them; how many it holds."""
+
+    def take_back_expired(
+        self, *, now: datetime, max_attempts: int, problem: JobProblem
+    ) -> tuple[int, int]:
+        """Fail or queue again the jobs whose lease ran out; (failed, queued again)."""
+
+    def requeue(
+        self, job_id: UUID, *, runner: str, not_before: datetime, now: datetime, refund: bool
     ) -> bool:
-        """Take the key for a new request; False when someone holds it already."""
+        """Give a running job back to the queue, due at ``not_before``."""
 
-    def get(self, *, scope: str, key: str, now: datetime) -> IdempotencyRecord | None:
-        """The live record of a key, if any."""
+    def fail(self, job_id: UUID, *, problem: JobProblem, now: datetime) -> bool:
+        """Record that a running job failed."""
 
-    def complete(self, *, scope: str, key: str, guid: UUID) -> None:
-        """Record the image the key's request created."""
-
-    def release(self, *, scope: str, key: str) -> None:
-        """Give the key up after its request failed."""
-
-    def release_stale(self, *, scope: str, key: str, created_at: datetime) -> bool:
-        """Take back a claim whose request died unfinished; False if it moved on."""
+    def succeed(self, job_id: UUID, *, image: ImageDetail, now: datetime) -> bool:
+        """Record the image and finish its job, both or neither; False if done already."""
 
 
 class BlobStore(Protocol):
@@ -114,11 +137,19 @@ class ContentLinker(Protocol):
         """A URL for the object under ``key`` and how long a cache may keep the redirect."""
 
 
+Admit = Callable[[int], Awaitable[None]]
+"""Waits until the memory budget lets the caller hold that many more bytes."""
+
+
 class ImageGenerator(Protocol):
     """Turns a prompt into image bytes."""
 
-    async def generate(self, prompt: str) -> bytes:
-        """Return the bytes of one image drawn for ``prompt``."""
+    async def generate(self, prompt: str, admit: Admit) -> bytes:
+        """Return the bytes of one image drawn for ``prompt``.
+
+        ``admit`` is awaited with an estimate of the bytes about to be held before an answer
+        is read or decoded, so that many answers arriving at once wait instead of piling up.
+        """
 
     async def close(self) -> None:
         """Release network clients."""

@@ -19,6 +19,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -49,6 +50,45 @@ GENERATION_DURATION = Histogram(
     "Time to generate, check and store one image, by outcome.",
     ["outcome"],
     buckets=_SLOW,
+)
+JOBS = Counter(
+    "pixyproxy_jobs",
+    "Generation jobs that reached a status (queued, running, succeeded, failed, requeued).",
+    ["status"],
+)
+JOB_QUEUE_DEPTH = Gauge(
+    "pixyproxy_job_queue_depth",
+    "Jobs waiting to be claimed, as this replica last counted them.",
+    multiprocess_mode="max",
+)
+JOBS_RUNNING = Gauge(
+    "pixyproxy_jobs_running", "Jobs this process is running.", multiprocess_mode="livesum"
+)
+JOB_QUEUED_DURATION = Histogram(
+    "pixyproxy_job_queued_seconds",
+    "Time from a job's submission to its first claim.",
+    buckets=_SLOW,
+)
+JOB_ATTEMPTS = Histogram(
+    "pixyproxy_job_attempts",
+    "Attempts a job took, observed when it finishes.",
+    buckets=(1, 2, 3, 4, 5, 10),
+)
+PROVIDER_DURATION = Histogram(
+    "pixyproxy_provider_call_duration_seconds",
+    "Time of one call to the image provider, by outcome (ok or a problem code).",
+    ["outcome"],
+    buckets=_SLOW,
+)
+BUDGET_BYTES = Gauge(
+    "pixyproxy_image_budget_bytes",
+    "Bytes of provider answers admitted by the memory budget right now.",
+    multiprocess_mode="livesum",
+)
+BUDGET_WAITERS = Gauge(
+    "pixyproxy_image_budget_waiters",
+    "Jobs waiting for the memory budget to admit their answer.",
+    multiprocess_mode="livesum",
 )
 CONTENT_BYTES = Counter("pixyproxy_content_bytes_sent", "Image bytes sent to clients.")
 DATABASE_DURATION = Histogram(

@@ -95,13 +95,3 @@ class ImagePage(BaseModel):
     def json_bytes(self) -> bytes:
         """The images as a JSON array, rendered once however many callers share this page."""
         return b"[" + b",".join([image.json_bytes for image in self.images]) + b"]"
-
-
-class IdempotencyRecord(BaseModel):
-    """What an idempotency key holds: its first request's hash, and its image once made."""
-
-    model_config = ConfigDict(frozen=True)
-
-    request_hash: str
-    image_guid: UUID | None
-    created_at: datetime

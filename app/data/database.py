@@ -257,6 +257,11 @@ def _never_sent(exc: BaseException | None) -> bool:
     )
 
 
+def is_duplicate_key(exc: BaseException | None) -> bool:
+    """Whether a driver error says the row's unique key exists already."""
+    return _is_duplicate_key(exc)
+
+
 def _is_duplicate_key(exc: BaseException | None) -> bool:
     if isinstance(exc, pymysql.err.IntegrityError):
         return bool(exc.args) and exc.args[0] == _MYSQL_DUPLICATE_KEY

@@ -17,8 +17,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from app.core.exceptions import NotAuthenticated, UnsupportedMediaType
 from app.core.settings import Settings
-from app.service.idempotency import IdempotentCreator
+from app.service.jobs import JobService
 from app.service.public import ImageReader
+from app.service.services import Services
 
 ANONYMOUS_CALLER = "anonymous"
 
@@ -34,16 +35,20 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+def services_of(request: Request) -> Services:
+    """The services of the app serving ``request`` (built when it started)."""
+    services: Services = request.app.state.services
+    return services
+
+
 def reader_of(request: Request) -> ImageReader:
-    """The public use cases of the app serving ``request``."""
-    reader: ImageReader = request.app.state.reader
-    return reader
+    """Reading images and their content, for the app serving ``request``."""
+    return services_of(request).reader
 
 
-def creator_of(request: Request) -> IdempotentCreator:
-    """The private use cases of the app serving ``request``."""
-    creator: IdempotentCreator = request.app.state.creator
-    return creator
+def jobs_of(request: Request) -> JobService:
+    """Generation jobs, for the app serving ``request``."""
+    return services_of(request).jobs
 
 
 async def idempotency_key(
@@ -78,7 +83,7 @@ async def require_api_key(
 ) -> str:
     """Let the request through only with a configured key (or when no keys are configured).
 
-    Returns who is calling, for scoping what they do: a hash of their key, never the key.
+    Returns who is calling, for scoping what they do: the key's non-secret id, never the key.
     """
     keys = tuple(key.get_secret_value() for key in settings.api_keys)
     if not keys:
@@ -88,7 +93,12 @@ async def require_api_key(
         raise NotAuthenticated(
             "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key'"
         )
-    return hashlib.sha256(candidate.encode("utf-8")).hexdigest()
+    return key_id(candidate)
+
+
+def key_id(key: str) -> str:
+    """The non-secret id of an API key: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 async def require_json_body(request: Request) -> None:

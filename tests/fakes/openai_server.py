@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import io
 import json
+import random
 import sys
 import threading
 import time
@@ -15,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from PIL import Image
 
 from app.service.generators.offline import draw_image
 
@@ -39,6 +44,7 @@ class FakeOpenAI:
     scenario: str = "ok"
     delay: float = 0.0
     image: bytes | None = None  # answer with these bytes instead of drawing per prompt
+    script: list[str] = field(default_factory=list)  # scenarios for the next requests, in turn
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,9 +58,10 @@ class FakeOpenAI:
     def answer(self, body: dict[str, Any]) -> Answer:
         with self.lock:
             self.requests.append(body)
+            scenario = self.script.pop(0) if self.script else self.scenario
         if self.delay:
             time.sleep(self.delay)
-        return _ANSWERS[self.scenario](body, self)
+        return _ANSWERS[scenario](body, self)
 
 
 Answer = tuple[int, dict[str, str], dict[str, Any]]
@@ -67,6 +74,17 @@ def _error(status: int, code: str, message: str, kind: str) -> dict[str, Any]:
 def _ok(body: dict[str, Any], fake: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
     image = base64.b64encode(fake.image or draw_image(body["prompt"], size=256)).decode()
     return 200, {}, {"created": int(time.time()), "data": [{"b64_json": image}]}
+
+
+def noisy_png(side: int) -> bytes:
+    """A PNG of random pixels: it compresses as badly as a photo (``side``**2 * 3 bytes or so).
+
+    The real provider answers with 2-4 MB images; a gradient of that size would be a few KB.
+    """
+    pixels = random.Random(side).randbytes(side * side * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), pixels).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
 
 
 def _hang(_: dict[str, Any], fake: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -129,7 +147,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self._send(*fake.answer(body))
 
         def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
+            data = _encoded(fake, status, payload)
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
@@ -145,6 +163,19 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _encoded(fake: FakeOpenAI, status: int, payload: dict[str, Any]) -> bytes:
+    """The answer as JSON; a fixed image's answer is encoded once (it may be megabytes)."""
+    if status == 200 and fake.image is not None:
+        return _fixed_answer(fake.image)
+    return json.dumps(payload).encode()
+
+
+@functools.lru_cache(maxsize=2)
+def _fixed_answer(image: bytes) -> bytes:
+    encoded = base64.b64encode(image).decode()
+    return json.dumps({"created": 1, "data": [{"b64_json": encoded}]}).encode()
 
 
 class _Server(ThreadingHTTPServer):
@@ -170,16 +201,18 @@ def stop_fake_openai(fake: FakeOpenAI) -> None:
 
 
 def main() -> None:
-    """Serve a fake in a process of its own: ``python -m tests.fakes.openai_server PORT DELAY``.
+    """Serve a fake in a process of its own: ``python -m tests.fakes.openai_server PORT DELAY
+    [SIDE]``.
 
     Benchmarks use this so that the fake provider does not share an interpreter with the client.
-    Answers every request with one fixed 30 KB PNG.
+    Answers every request with one fixed 30 KB PNG, or with a noisy PNG of SIDE x SIDE pixels
+    (1024: about 3 MB, like the real provider's).
     """
     from tests.bench.common import png_of_size  # here: the tests import this module, not the bench
 
     fake = start_fake_openai(port=int(sys.argv[1]))
     fake.delay = float(sys.argv[2])
-    fake.image = png_of_size(30_000)
+    fake.image = noisy_png(int(sys.argv[3])) if len(sys.argv) > 3 else png_of_size(30_000)
     fake.requests = _Discarded()
     threading.Event().wait()
 

@@ -11,19 +11,15 @@ from uuid import uuid4
 import pytest
 
 from app.core.content import ByteRange
-from app.core.exceptions import ContentMissing, DatabaseError, ImageNotFound, InvalidImage
-from app.core.interfaces import ImageGenerator
-from app.core.models import ImageCreate, ImageDetail
+from app.core.exceptions import ContentMissing, ImageNotFound
+from app.core.models import ImageDetail
 from app.data.blob_local import LocalBlobStore
 from app.data.database import Database, open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.service.cursors import CursorCodec
-from app.service.generators.offline import OfflineImageGenerator
-from app.service.private import ImageCreator
+from app.service.generators.offline import draw_image
 from app.service.public import ImageReader, _detail_weight
-from tests.fakes.openai_server import FakeOpenAI
-from tests.service.test_openai_generator import generator_for
 
 pytestmark = pytest.mark.anyio
 
@@ -45,73 +41,32 @@ def store(tmp_path: Path) -> LocalBlobStore:
 def services(
     database: Database,
     store: LocalBlobStore,
-    generator: ImageGenerator | None = None,
     *,
     content_cache_bytes: int = 0,
-) -> tuple[ImageCreator, ImageReader]:
-    repository = SqlImageRepository(database)
-    creator = ImageCreator(
-        repository=repository, store=store, generator=generator or OfflineImageGenerator()
-    )
-    reader = ImageReader(
-        repository=repository,
+) -> ImageReader:
+    return ImageReader(
+        repository=SqlImageRepository(database),
         store=store,
         cursors=CursorCodec(b"test"),
         content_cache_bytes=content_cache_bytes,
     )
-    return creator, reader
 
 
-async def test_generate_stores_bytes_then_row(database: Database, store: LocalBlobStore) -> None:
-    init_database(database)
-    creator, reader = services(database, store)
-    detail = await creator.generate(ImageCreate(prompt="a rubber duck on a sink"))
-    assert detail.filename == f"{detail.guid}.png"
-    assert await reader.get(detail.guid) == detail
-    stream = await reader.open_content(detail)
-    data = b"".join(stream.chunks)
-    stream.close()
-    assert data == (store.root / detail.filename).read_bytes()
-    assert len(data) > 5_000
-    assert await reader.content_size(detail) == len(data)
-    assert (await reader.list(limit=10)).images == [detail]
-
-
-async def test_failed_insert_removes_the_stored_object(
-    database: Database, store: LocalBlobStore
-) -> None:
-    creator, _ = services(database, store)  # no schema: the insert fails for real
-    with pytest.raises(DatabaseError):
-        await creator.generate(ImageCreate(prompt="a duck"))
-    assert list(store.root.iterdir()) == []
-
-
-async def test_bytes_that_are_not_an_image_are_never_stored(
-    database: Database, store: LocalBlobStore, fake_openai: FakeOpenAI
-) -> None:
-    init_database(database)
-    fake_openai.scenario = "not_image"
-    generator = generator_for(fake_openai.base_url)
-    creator, reader = services(database, store, generator)
-    with pytest.raises(InvalidImage):
-        await creator.generate(ImageCreate(prompt="a duck"))
-    await generator.close()
-    assert list(store.root.iterdir()) == []
-    assert (await reader.list(limit=10)).images == []
-
-
-async def test_incoming_model_is_revalidated(database: Database, store: LocalBlobStore) -> None:
-    init_database(database)
-    creator, _ = services(database, store)
-    smuggled = ImageCreate.model_construct(prompt="   ")
-    with pytest.raises(ValueError, match="blank"):
-        await creator.generate(smuggled)
-    assert list(store.root.iterdir()) == []
+def stored_image(database: Database, store: LocalBlobStore, prompt: str) -> ImageDetail:
+    """An offline drawing of ``prompt``, stored and recorded as a generation would."""
+    now = datetime.now(UTC)
+    guid = uuid4()
+    detail = ImageDetail(
+        guid=guid, prompt=prompt, filename=f"{guid}.png", created_at=now, updated_at=now
+    )
+    store.put(detail.filename, draw_image(prompt), content_type="image/png")
+    SqlImageRepository(database).add(detail)
+    return detail
 
 
 async def test_unknown_guid_is_image_not_found(database: Database, store: LocalBlobStore) -> None:
     init_database(database)
-    _, reader = services(database, store)
+    reader = services(database, store)
     with pytest.raises(ImageNotFound):
         await reader.get(uuid4())
 
@@ -130,8 +85,8 @@ async def test_small_content_is_served_from_memory_once_read(
     database: Database, store: LocalBlobStore
 ) -> None:
     init_database(database)
-    creator, reader = services(database, store, content_cache_bytes=1024 * 1024)
-    detail = await creator.generate(ImageCreate(prompt="kept in memory"))
+    reader = services(database, store, content_cache_bytes=1024 * 1024)
+    detail = stored_image(database, store, "kept in memory")
     data = await read_all(reader, detail)
     (store.root / detail.filename).unlink()  # the store can no longer answer: memory must
     assert await read_all(reader, detail) == data
@@ -143,8 +98,8 @@ async def test_without_the_content_cache_every_read_goes_to_the_store(
     database: Database, store: LocalBlobStore
 ) -> None:
     init_database(database)
-    creator, reader = services(database, store, content_cache_bytes=0)
-    detail = await creator.generate(ImageCreate(prompt="read from the folder"))
+    reader = services(database, store, content_cache_bytes=0)
+    detail = stored_image(database, store, "read from the folder")
     await read_all(reader, detail)
     (store.root / detail.filename).unlink()
     with pytest.raises(ContentMissing):
@@ -155,8 +110,8 @@ async def test_ranges_and_large_objects_are_not_cached(
     database: Database, store: LocalBlobStore
 ) -> None:
     init_database(database)
-    creator, reader = services(database, store, content_cache_bytes=64 * 1024 * 1024)
-    small = await creator.generate(ImageCreate(prompt="only a range was read"))
+    reader = services(database, store, content_cache_bytes=64 * 1024 * 1024)
+    small = stored_image(database, store, "only a range was read")
     large = small.model_copy(update={"guid": uuid4(), "filename": f"{uuid4()}.png"})
     store.put(large.filename, b"\x89PNG\r\n\x1a\n" + bytes(300 * 1024), content_type="image/png")
     SqlImageRepository(database).add(large)

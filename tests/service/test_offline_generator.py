@@ -7,14 +7,17 @@ import io
 import pytest
 from PIL import Image
 
+from app.service.generation import check_image
 from app.service.generators.offline import OfflineImageGenerator, draw_image
-from app.service.private import check_image
+from tests.budget import Admitted
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_draws_a_real_png_well_over_5_kb() -> None:
-    data = await OfflineImageGenerator().generate("a rubber duck on a sink")
+    admitted = Admitted()
+    data = await OfflineImageGenerator().generate("a rubber duck on a sink", admitted)
+    assert admitted.asks and admitted.asks[0] >= len(data)  # drawing is admitted by the budget
     assert check_image(data).media_type == "image/png"
     assert len(data) > 20_000
     with Image.open(io.BytesIO(data)) as image:

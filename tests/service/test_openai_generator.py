@@ -19,9 +19,15 @@ from app.core.exceptions import (
     ProviderTimeout,
 )
 from app.core.image_types import PNG, sniff_image_type
+from app.service.generation import check_image
 from app.service.generators.openai import OpenAIImageGenerator
-from app.service.private import check_image
-from tests.fakes.openai_server import FakeOpenAI, start_fake_openai, stop_fake_openai
+from tests.budget import Admitted, admit_any
+from tests.fakes.openai_server import (
+    FakeOpenAI,
+    noisy_png,
+    start_fake_openai,
+    stop_fake_openai,
+)
 from tests.fixtures import free_port
 
 pytestmark = pytest.mark.anyio
@@ -36,7 +42,7 @@ def generator_for(base_url: str, *, timeout: float = 5.0) -> OpenAIImageGenerato
 
 async def test_success_decodes_the_base64_image(fake_openai: FakeOpenAI) -> None:
     generator = generator_for(fake_openai.base_url)
-    data = await generator.generate("a rubber duck")
+    data = await generator.generate("a rubber duck", admit_any)
     await generator.close()
     assert sniff_image_type(data) == PNG
     assert fake_openai.requests == [
@@ -66,7 +72,7 @@ async def test_each_failure_maps_to_its_own_problem(
     fake_openai.scenario = scenario
     generator = generator_for(fake_openai.base_url)
     with pytest.raises(error) as raised:
-        await generator.generate("a duck")
+        await generator.generate("a duck", admit_any)
     await generator.close()
     assert type(raised.value) is error
     assert (raised.value.status, raised.value.code) == (status, code)
@@ -77,7 +83,7 @@ async def test_rate_limit_carries_the_providers_retry_after(fake_openai: FakeOpe
     fake_openai.scenario = "rate_limit"
     generator = generator_for(fake_openai.base_url)
     with pytest.raises(ProviderRateLimited) as raised:
-        await generator.generate("a duck")
+        await generator.generate("a duck", admit_any)
     await generator.close()
     assert raised.value.retry_after == 7
 
@@ -86,7 +92,7 @@ async def test_safety_rejection_carries_the_providers_request_id(fake_openai: Fa
     fake_openai.scenario = "safety"
     generator = generator_for(fake_openai.base_url)
     with pytest.raises(PromptRejected) as raised:
-        await generator.generate("something forbidden")
+        await generator.generate("something forbidden", admit_any)
     await generator.close()
     assert raised.value.extra == {"provider_request_id": "req_fake_1"}
 
@@ -95,7 +101,7 @@ async def test_a_hang_past_the_timeout_is_provider_timeout(fake_openai: FakeOpen
     fake_openai.scenario = "hang"
     generator = generator_for(fake_openai.base_url, timeout=0.5)
     with pytest.raises(ProviderTimeout) as raised:
-        await generator.generate("a duck")
+        await generator.generate("a duck", admit_any)
     await generator.close()
     assert (raised.value.status, raised.value.code) == (504, "provider_timeout")
 
@@ -103,7 +109,7 @@ async def test_a_hang_past_the_timeout_is_provider_timeout(fake_openai: FakeOpen
 async def test_unreachable_provider_is_provider_error() -> None:
     generator = generator_for(f"http://127.0.0.1:{free_port()}/v1")
     with pytest.raises(ProviderError):
-        await generator.generate("a duck")
+        await generator.generate("a duck", admit_any)
     await generator.close()
 
 
@@ -112,7 +118,7 @@ async def test_bytes_that_are_not_an_image_are_refused_before_storage(
 ) -> None:
     fake_openai.scenario = "not_image"
     generator = generator_for(fake_openai.base_url)
-    data = await generator.generate("a duck")
+    data = await generator.generate("a duck", admit_any)
     await generator.close()
     with pytest.raises(InvalidImage) as raised:
         check_image(data)
@@ -131,7 +137,7 @@ async def test_a_refused_connection_is_retried_until_the_provider_answers() -> N
     starter = threading.Thread(target=start_late)
     starter.start()
     try:
-        data = await generator.generate("persistent duck")
+        data = await generator.generate("persistent duck", admit_any)
     finally:
         starter.join()
         await generator.close()
@@ -144,6 +150,20 @@ async def test_a_timeout_is_not_retried(fake_openai: FakeOpenAI) -> None:
     fake_openai.scenario = "hang"
     generator = generator_for(fake_openai.base_url, timeout=0.3)
     with pytest.raises(ProviderTimeout):
-        await generator.generate("a duck")
+        await generator.generate("a duck", admit_any)
     await generator.close()
     assert len(fake_openai.requests) == 1
+
+
+async def test_the_answer_is_admitted_by_its_size_before_it_is_read(
+    fake_openai: FakeOpenAI,
+) -> None:
+    fake_openai.image = noisy_png(256)
+    generator = generator_for(fake_openai.base_url)
+    admitted = Admitted()
+    data = await generator.generate("a noisy duck", admitted)
+    await generator.close()
+    assert data == fake_openai.image
+    # One estimate, before reading: the body (base64 JSON) counted three times over.
+    assert len(admitted.asks) == 1
+    assert admitted.asks[0] >= 3 * len(data) * 4 // 3

@@ -1,45 +1,57 @@
-"""Bounded generations: excess POSTs wait a bounded time, then get a clean 503."""
+"""Bounded queue: jobs wait in the database; only past the queue limit is a POST refused."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import openai_settings, start_live_server
+from tests.fixtures import openai_settings, start_live_server, wait_until
 from tests.web.test_errors import assert_problem
 
+ASYNC = {"Prefer": "respond-async"}
 
-def test_generations_past_the_limit_get_503_and_reads_go_on(
+
+def test_jobs_past_the_queue_limit_get_503_and_reads_go_on(
     tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
     server = start_live_server(
         tmp_path,
         **openai_settings(fake_openai.base_url),
-        PIXY_MAX_CONCURRENT_GENERATIONS="2",
-        PIXY_GENERATION_QUEUE_TIMEOUT="0.5",
+        PIXY_JOB_CONCURRENCY="1",
+        PIXY_JOB_QUEUE_LIMIT="2",
     )
-    fake_openai.delay = 2.0
+    fake_openai.scenario = "hang"  # the one running job holds its slot until released
     try:
-        with (
-            httpx.Client(base_url=server.base_url, timeout=30) as client,
-            ThreadPoolExecutor(8) as pool,
-        ):
-            posts = [
-                pool.submit(client.post, "/image/", json={"prompt": f"busy {n}"}) for n in range(6)
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            running = client.post("/image/", json={"prompt": "runs"}, headers=ASYNC)
+            wait_until(lambda: len(fake_openai.requests) == 1)
+            queued = [
+                client.post("/image/", json={"prompt": f"waits {n}"}, headers=ASYNC)
+                for n in range(2)
             ]
-            time.sleep(0.8)  # the two slots are taken; the other four have given up
-            reads = [client.get("/image/") for _ in range(5)]
+            refused = client.post("/image/", json={"prompt": "one too many"}, headers=ASYNC)
+            with ThreadPoolExecutor(4) as pool:
+                reads = list(pool.map(lambda _: client.get("/image/"), range(8)))
             health = client.get("/healthz")
-            responses = [future.result() for future in posts]
+            fake_openai.scenario = "ok"
+            fake_openai.release.set()
+            jobs = [running.headers["location"], *(r.headers["location"] for r in queued)]
+            wait_until(
+                lambda: (
+                    all(client.get(job).json()["status"] != "running" for job in jobs)
+                    and all(client.get(job).json()["status"] != "queued" for job in jobs)
+                )
+            )
+            ends = [client.get(job).json()["status"] for job in jobs]
     finally:
         server.stop()
-    assert sorted(r.status_code for r in responses) == [200, 200, 503, 503, 503, 503]
-    for rejected in (r for r in responses if r.status_code == 503):
-        assert_problem(rejected, 503, "generation_capacity")
-        assert int(rejected.headers["retry-after"]) >= 1
+    assert [r.status_code for r in (running, *queued)] == [202, 202, 202]
+    assert_problem(refused, 503, "generation_capacity")
+    assert int(refused.headers["retry-after"]) >= 1
     assert all(r.status_code == 200 for r in reads) and health.status_code == 200
-    assert len(fake_openai.requests) == 2
+    # The hanging call failed (the fake answers 500 once released); the queued ones ran after.
+    assert ends == ["failed", "succeeded", "succeeded"]
+    assert len(fake_openai.requests) == 3

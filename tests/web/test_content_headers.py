@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -15,6 +16,7 @@ from app.core.models import ImageDetail
 from app.data.blob_local import LocalBlobStore
 from app.main import create_app
 from app.service.public import ImageReader
+from app.service.services import Services
 from app.web.content_delivery import etag, is_not_modified, requested_range
 from tests.conftest import make_settings
 
@@ -78,11 +80,15 @@ def test_head_does_not_read_the_bytes(tmp_path: Path) -> None:
     )
     with TestClient(app) as client:
         created = client.post("/image/", json={"prompt": "head only"}).json()
-        reader: ImageReader = app.state.reader
-        app.state.reader = ImageReader(
-            repository=reader._repository,
-            store=NoReadingStore(tmp_path / "images"),
-            cursors=reader._cursors,
+        services: Services = app.state.services
+        reader = services.reader
+        app.state.services = dataclasses.replace(
+            services,
+            reader=ImageReader(
+                repository=reader._repository,
+                store=NoReadingStore(tmp_path / "images"),
+                cursors=reader._cursors,
+            ),
         )
         head = client.head(f"/image/{created['guid']}/content")
         ranged = client.head(f"/image/{created['guid']}/content", headers={"Range": "bytes=-10"})

@@ -28,6 +28,7 @@ from tests.fixtures import (
     mysql_connect,
     openai_settings,
     start_live_server,
+    wait_until,
 )
 from tests.web.test_errors import assert_problem
 
@@ -116,7 +117,10 @@ def test_database_down_is_503_and_recovers_by_itself(
 def test_bucket_down_is_503_and_leaves_no_row_without_bytes(
     tmp_path: Path, own_moto: dict[str, Any]
 ) -> None:
-    server = start_live_server(tmp_path, **s3_settings(own_moto))
+    # A paid-for image waits for the store to come back for a while; here, a second.
+    server = start_live_server(
+        tmp_path, **s3_settings(own_moto), PIXY_JOB_PERSIST_RETRY_SECONDS="1"
+    )
     try:
         with server.client() as client:
             kept = client.post("/image/", json={"prompt": "stored fine"}).json()
@@ -140,7 +144,7 @@ def test_bucket_down_is_503_and_leaves_no_row_without_bytes(
     assert object_count(own_moto) == 2
 
 
-def test_failed_insert_after_storing_removes_the_object(
+def test_database_lost_after_storing_keeps_the_paid_image_once_it_is_back(
     tmp_path: Path,
     mysql_behind_proxy: tuple[str, TcpProxy, str],
     own_moto: dict[str, Any],
@@ -165,12 +169,17 @@ def test_failed_insert_after_storing_removes_the_object(
             proxy.cut()
             post.join(timeout=30)
             proxy.restore()
+            # Paid for, so kept: the row is written once the database is back.
+            wait_until(lambda: row_count(direct) == 1, seconds=30)
+            job = results[0].headers["location"]  # the job ran on: where to follow it
+            finished = client.get(job).json()
     finally:
         server.stop()
     assert_problem(results[0], 503, "database_unavailable")
+    assert job.startswith("/jobs/")
+    assert finished["status"] == "succeeded"
+    assert object_count(own_moto) == 1
     assert len(fake_openai.requests) == 1
-    assert object_count(own_moto) == 0  # the uploaded bytes were removed again
-    assert row_count(direct) == 0
 
 
 def test_sigterm_fails_readiness_first_and_finishes_requests_in_flight(

@@ -76,7 +76,7 @@ def test_same_key_other_body_is_422(setup: Setup) -> None:
     assert len(setup.fake.requests) == 1
 
 
-def test_while_the_first_runs_a_second_gets_409_then_the_result(setup: Setup) -> None:
+def test_while_the_first_runs_a_second_waits_for_the_same_job(setup: Setup) -> None:
     setup.fake.delay = 1.5
     with (
         setup.server.client() as client,
@@ -89,8 +89,10 @@ def test_while_the_first_runs_a_second_gets_409_then_the_result(setup: Setup) ->
         during = post(other, "slow", "key-3")
         first.join()
         after = post(other, "slow", "key-3")
-    assert_problem(during, 409, "idempotency_in_progress")
-    assert "retry-after" in during.headers
+    # The key names one job: the second request waits for it instead of generating again.
+    assert during.status_code == 200
+    assert during.headers["idempotent-replayed"] == "true"
+    assert during.json() == results[0].json()
     assert results[0].status_code == 200
     assert after.json()["guid"] == results[0].json()["guid"]
     assert len(setup.fake.requests) == 1
@@ -118,15 +120,18 @@ def test_keys_are_scoped_per_api_key(setup: Setup) -> None:
     assert len(setup.fake.requests) == 2
 
 
-def test_a_failed_request_gives_its_key_up(setup: Setup) -> None:
+def test_a_failed_job_is_replayed_never_run_again(setup: Setup) -> None:
+    # A 5xx after the request was sent may have been billed: the key's job is not paid twice.
     setup.fake.scenario = "server_error"
     with setup.server.client() as client:
         failed = post(client, "retry me", "key-6")
         setup.fake.scenario = "ok"
         retried = post(client, "retry me", "key-6")
+        fresh = post(client, "retry me", "key-7")
     assert_problem(failed, 502, "provider_error")
-    assert retried.status_code == 200
-    assert "idempotent-replayed" not in retried.headers
+    assert_problem(retried, 502, "provider_error")
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert fresh.status_code == 200
     assert len(setup.fake.requests) == 2
 
 

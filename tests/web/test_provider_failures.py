@@ -26,6 +26,9 @@ def openai_server(
         tmp_path_factory.mktemp("openai"),
         **openai_settings(module_fake_openai.base_url),
         PIXY_OPENAI_TIMEOUT="1.5",
+        # A rate-limited job is queued again for after Retry-After (tests/web/test_jobs.py);
+        # with one attempt allowed, the 429 is the job's answer at once.
+        PIXY_JOB_MAX_ATTEMPTS="1",
     )
     yield OpenAIServer(server, module_fake_openai)
     server.stop()

@@ -63,6 +63,7 @@ def test_every_operation_matches_its_schema(fuzzed_server: LiveServer) -> None:
         "GET /image",
         "GET /image/{guid}",
         "GET /image/{guid}/content",
+        "GET /jobs/{job_id}",
         "GET /metrics",
         "GET /readyz",
         "POST /image",

@@ -10,7 +10,10 @@ import textwrap
 import anyio.to_thread
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from app.core.interfaces import Admit
+
 SIZE = 512
+_DRAWING_BYTES = SIZE * SIZE * 4 * 3  # RGBA layers composed while drawing, then the PNG
 _TEXTURE_CELLS = 48
 
 
@@ -78,8 +81,9 @@ def _write_prompt(image: Image.Image, prompt: str, size: int) -> None:
 class OfflineImageGenerator:
     """The ``ImageGenerator`` used by default: same prompt, same picture, no network."""
 
-    async def generate(self, prompt: str) -> bytes:
+    async def generate(self, prompt: str, admit: Admit) -> bytes:
         """Draw the picture in the thread pool; drawing is CPU work."""
+        await admit(_DRAWING_BYTES)
         return await anyio.to_thread.run_sync(draw_image, prompt)
 
     async def close(self) -> None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
+import httpx
 import openai
 import structlog
+from openai import AsyncAPIResponse
 from openai.types import ImagesResponse
 
 from app.core.exceptions import (
@@ -20,11 +25,13 @@ from app.core.exceptions import (
     ProviderRateLimited,
     ProviderTimeout,
 )
+from app.core.interfaces import Admit
 
 _CONNECT_ATTEMPTS = 3
 _CONNECT_BACKOFF_SECONDS = 0.25
 _SAFETY_CODES = frozenset({"content_policy_violation", "moderation_blocked", "safety_violation"})
 _DEFAULT_RETRY_AFTER = 30
+_UNKNOWN_ANSWER_BYTES = 8 * 1024 * 1024  # an answer without Content-Length: assume a big one
 
 log = structlog.get_logger(__name__)
 
@@ -37,34 +44,65 @@ class OpenAIImageGenerator:
         self._model = model
         self._size = size
 
-    async def generate(self, prompt: str) -> bytes:
-        """Ask for one image and decode it; every provider failure becomes one of ours."""
-        response = await self._request(prompt)
-        encoded = response.data[0].b64_json if response.data else None
-        if not encoded:
-            raise GenerationEmpty("the image provider answered without an image")
-        try:
-            return base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidImage("the image provider sent data that is not base64") from exc
+    async def generate(self, prompt: str, admit: Admit) -> bytes:
+        """Ask for one image and decode it; every provider failure becomes one of ours.
+
+        The answer's body (a 2-4 MB image as base64 in JSON) stays unread in the connection
+        until the memory budget admits it, so a burst of answers waits instead of piling up.
+        """
+        async with self._request(prompt) as response:
+            size = int(response.headers.get("content-length") or 0) or _UNKNOWN_ANSWER_BYTES
+            # Held at once at the peak: the body, its JSON text, then the decoded image.
+            await admit(size * 3)
+            try:
+                body = await response.read()
+            except (httpx.HTTPError, OSError) as exc:
+                raise ProviderError("the image provider's answer broke off") from exc
+        return decode_answer(body)
 
     async def close(self) -> None:
         """Close the HTTP connections of the client."""
         await self._client.close()
 
-    async def _request(self, prompt: str) -> ImagesResponse:
+    @asynccontextmanager
+    async def _request(self, prompt: str) -> AsyncIterator[AsyncAPIResponse[ImagesResponse]]:
         """Ask once; again only when the connection was refused, so no image can exist yet."""
         for attempt in range(1, _CONNECT_ATTEMPTS + 1):
             try:
-                return await self._client.images.generate(
+                answer = self._client.images.with_streaming_response.generate(
                     model=self._model, prompt=prompt, size=self._size, n=1
                 )
+                response = await answer.__aenter__()
             except openai.APIError as exc:
                 if attempt == _CONNECT_ATTEMPTS or not connection_refused(exc):
                     raise provider_failure(exc) from exc
                 log.warning("provider_connection_refused", attempt=attempt)
                 await anyio.sleep(_CONNECT_BACKOFF_SECONDS * attempt)
+                continue
+            try:
+                yield response
+            finally:
+                await answer.__aexit__(None, None, None)
+            return
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def decode_answer(body: bytes) -> bytes:
+    """The image bytes in an images API answer (JSON with one base64 image)."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise ProviderError("the image provider sent an answer that could not be read") from exc
+    del body  # the JSON text is all that is needed now
+    data = payload.get("data") if isinstance(payload, dict) else None
+    first = data[0] if isinstance(data, list) and data else None
+    encoded = first.get("b64_json") if isinstance(first, dict) else None
+    if not encoded or not isinstance(encoded, str):
+        raise GenerationEmpty("the image provider answered without an image")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImage("the image provider sent data that is not base64") from exc
 
 
 def connection_refused(exc: BaseException) -> bool:

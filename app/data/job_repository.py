@@ -1,0 +1,281 @@
+"""Generation jobs in SQL: submitted, claimed under a lease, renewed, finished or taken over.
+
+Claims lock the due rows with ``FOR UPDATE SKIP LOCKED`` on MySQL 8 / MariaDB 10.6+, so runners
+on several replicas never wait for each other nor take the same job; on SQLite a claim is one
+``BEGIN IMMEDIATE`` transaction, which is the only writer while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from app.core.exceptions import DatabaseError
+from app.core.jobs import JobProblem, JobRecord, JobStatus
+from app.core.models import ImageDetail
+from app.data.database import Database, Row, is_duplicate_key
+from app.data.image_search import db_time
+
+_COLUMNS = (
+    "id, owner, prompt, options, status, attempts, lease_owner, lease_expires_at, not_before,"
+    " error, idempotency_key, request_hash, created_at, updated_at"
+)
+_VALUES = (
+    ":id, :owner, :prompt, :options, :status, :attempts, :lease_owner, :lease_expires_at,"
+    " :not_before, :error, :idempotency_key, :request_hash, :created_at, :updated_at"
+)
+_INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_VALUES})"  # noqa: S608 - constant
+_SELECT = f"SELECT {_COLUMNS} FROM jobs"  # noqa: S608 - constant
+_BY_ID = _SELECT + " WHERE id = :id"
+_BY_KEY = _SELECT + " WHERE owner = :owner AND idempotency_key = :key"
+_FORGET_KEY = (
+    "UPDATE jobs SET idempotency_key = NULL"
+    " WHERE owner = :owner AND idempotency_key = :key AND created_at < :before"
+    " AND status IN ('succeeded', 'failed')"
+)
+_DUE = _SELECT + " WHERE status = 'queued' AND not_before <= :now ORDER BY not_before LIMIT :limit"
+_TAKE = (
+    "UPDATE jobs SET status = 'running', lease_owner = :runner, lease_expires_at = :lease_until,"
+    " attempts = attempts + 1, updated_at = :now WHERE status = 'queued' AND id IN "
+)
+_RENEW = (
+    "UPDATE jobs SET lease_expires_at = :lease_until"
+    " WHERE lease_owner = :runner AND status = 'running' AND id IN "
+)
+_FAIL_EXPIRED = (
+    "UPDATE jobs SET status = 'failed', error = :error, lease_owner = NULL,"
+    " lease_expires_at = NULL, updated_at = :now"
+    " WHERE status = 'running' AND lease_expires_at < :now AND attempts >= :max_attempts"
+)
+_REQUEUE_EXPIRED = (
+    "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+    " not_before = :now, updated_at = :now WHERE status = 'running' AND lease_expires_at < :now"
+)
+_FINISH = (
+    "UPDATE jobs SET status = :status, error = :error, lease_owner = NULL,"
+    " lease_expires_at = NULL, updated_at = :now WHERE id = :id AND status = 'running'"
+)
+_REQUEUE = (
+    "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+    " not_before = :not_before, attempts = attempts - :refund, updated_at = :now"
+    " WHERE id = :id AND status = 'running' AND lease_owner = :runner"
+)
+_INSERT_IMAGE = (
+    "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
+    " VALUES (:guid, :filename, :prompt, :created_at, :updated_at)"
+)
+_QUEUED = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+_STATUSES = "SELECT id, status FROM jobs WHERE id IN "
+
+
+class SqlJobRepository:
+    """The ``JobRepository`` on MySQL or SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def submit(self, job: JobRecord) -> tuple[JobRecord, bool]:
+        """Insert ``job``; with an idempotency key already used, the job it names instead.
+
+        Returns the job and whether it is the one just inserted.
+        """
+        if self._db.insert_unless_duplicate(_INSERT, self._to_row(job)):
+            return job, True
+        rows = self._db.fetch_all(_BY_KEY, {"owner": job.owner, "key": job.idempotency_key})
+        if not rows:  # the key's job was forgotten between the two statements: insert again
+            return self.submit(job)
+        return self._from_row(rows[0]), False
+
+    def forget_key(self, *, owner: str, key: str, before: datetime) -> bool:
+        """Free an idempotency key whose job finished before ``before``; False if none did."""
+        params = {"owner": owner, "key": key, "before": self._time(before)}
+        return self._db.execute(_FORGET_KEY, params) > 0
+
+    def get(self, job_id: UUID) -> JobRecord | None:
+        """The job with this id, if any."""
+        rows = self._db.fetch_all(_BY_ID, {"id": str(job_id)})
+        return self._from_row(rows[0]) if rows else None
+
+    def statuses(self, job_ids: Sequence[UUID]) -> dict[UUID, JobStatus]:
+        """The status of each of these jobs that exists."""
+        if not job_ids:
+            return {}
+        ids, names = _in_list(job_ids)
+        rows = self._db.fetch_all(_STATUSES + names, ids)
+        return {UUID(str(row["id"])): JobStatus(row["status"]) for row in rows}
+
+    def queued(self) -> int:
+        """How many jobs wait to be claimed."""
+        return int(self._db.fetch_column(_QUEUED)[0])
+
+    def claim(
+        self, *, runner: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[JobRecord]:
+        """Take up to ``limit`` due jobs for ``runner``, oldest first, leased until then."""
+        times = {"now": self._time(now), "lease_until": self._time(lease_until)}
+        with self._db.connection() as conn:
+            cursor = conn.cursor()
+            if self._db.dialect == "mysql":
+                cursor.execute("BEGIN")
+                due = _DUE + " FOR UPDATE SKIP LOCKED"
+            else:
+                cursor.execute("BEGIN IMMEDIATE")
+                due = _DUE
+            cursor.execute(self._db.prepare(due), {"now": times["now"], "limit": limit})
+            rows = [dict(row) for row in cursor.fetchall()]
+            if not rows:
+                return []
+            ids, names = _in_list([row["id"] for row in rows])
+            cursor.execute(self._db.prepare(_TAKE + names), {"runner": runner, **times, **ids})
+        # Every row was locked for this transaction, so the update took each of them.
+        claimed = [self._from_row(row) for row in rows]
+        return [
+            job.model_copy(
+                update={
+                    "status": JobStatus.RUNNING,
+                    "lease_owner": runner,
+                    "lease_expires_at": lease_until,
+                    "attempts": job.attempts + 1,
+                    "updated_at": now,
+                }
+            )
+            for job in claimed
+        ]
+
+    def renew(self, *, runner: str, job_ids: Sequence[UUID], lease_until: datetime) -> int:
+        """Extend the lease of these jobs while ``runner`` holds them; how many it holds."""
+        if not job_ids:
+            return 0
+        ids, names = _in_list(job_ids)
+        params = {"runner": runner, "lease_until": self._time(lease_until), **ids}
+        return self._db.execute(_RENEW + names, params)
+
+    def take_back_expired(
+        self, *, now: datetime, max_attempts: int, problem: JobProblem
+    ) -> tuple[int, int]:
+        """Jobs whose runner stopped renewing: failed past ``max_attempts``, else queued again.
+
+        Returns how many were failed and how many queued again.
+        """
+        at = self._time(now)
+        failed = self._db.execute(
+            _FAIL_EXPIRED,
+            {"now": at, "max_attempts": max_attempts, "error": problem.model_dump_json()},
+        )
+        requeued = self._db.execute(_REQUEUE_EXPIRED, {"now": at})
+        return failed, requeued
+
+    def requeue(
+        self, job_id: UUID, *, runner: str, not_before: datetime, now: datetime, refund: bool
+    ) -> bool:
+        """Give a running job back to the queue, due at ``not_before``.
+
+        ``refund`` takes back the attempt its claim counted (the runner stopped, not the job).
+        """
+        params = {
+            "id": str(job_id),
+            "runner": runner,
+            "not_before": self._time(not_before),
+            "now": self._time(now),
+            "refund": 1 if refund else 0,
+        }
+        return self._db.execute(_REQUEUE, params) == 1
+
+    def fail(self, job_id: UUID, *, problem: JobProblem, now: datetime) -> bool:
+        """Record that a running job failed; False if it was not running any more."""
+        params = {
+            "id": str(job_id),
+            "status": JobStatus.FAILED.value,
+            "error": problem.model_dump_json(),
+            "now": self._time(now),
+        }
+        return self._db.execute(_FINISH, params) == 1
+
+    def succeed(self, job_id: UUID, *, image: ImageDetail, now: datetime) -> bool:
+        """Record the image and mark its job succeeded, both or neither.
+
+        False when the image's row exists already: another runner finished the job first, or
+        an earlier call committed although its answer was lost.
+        """
+        image_row = {
+            "guid": str(image.guid),
+            "filename": image.filename,
+            "prompt": image.prompt,
+            "created_at": self._time(image.created_at),
+            "updated_at": self._time(image.updated_at),
+        }
+        finish = {
+            "id": str(job_id),
+            "status": JobStatus.SUCCEEDED.value,
+            "error": None,
+            "now": self._time(now),
+        }
+        try:
+            with self._db.connection() as conn:
+                cursor = conn.cursor()
+                if self._db.dialect == "mysql":
+                    cursor.execute("BEGIN")
+                cursor.execute(self._db.prepare(_INSERT_IMAGE), image_row)
+                cursor.execute(self._db.prepare(_FINISH), finish)
+        except DatabaseError as exc:
+            if is_duplicate_key(exc.__cause__):
+                return False
+            raise
+        return True
+
+    def _time(self, moment: datetime) -> Any:
+        return db_time(moment, self._db.dialect)
+
+    def _to_row(self, job: JobRecord) -> Row:
+        lease = job.lease_expires_at
+        return {
+            "id": str(job.id),
+            "owner": job.owner,
+            "prompt": job.prompt,
+            "options": json.dumps(job.options, sort_keys=True),
+            "status": job.status.value,
+            "attempts": job.attempts,
+            "lease_owner": job.lease_owner,
+            "lease_expires_at": None if lease is None else self._time(lease),
+            "not_before": self._time(job.not_before),
+            "error": None if job.error is None else job.error.model_dump_json(),
+            "idempotency_key": job.idempotency_key,
+            "request_hash": job.request_hash,
+            "created_at": self._time(job.created_at),
+            "updated_at": self._time(job.updated_at),
+        }
+
+    @staticmethod
+    def _from_row(row: Row) -> JobRecord:
+        lease = row["lease_expires_at"]
+        return JobRecord(
+            id=UUID(str(row["id"])),
+            owner=row["owner"],
+            prompt=row["prompt"],
+            options=json.loads(row["options"]),
+            status=JobStatus(row["status"]),
+            attempts=int(row["attempts"]),
+            lease_owner=row["lease_owner"],
+            lease_expires_at=None if lease is None else read_time(lease),
+            not_before=read_time(row["not_before"]),
+            error=None if row["error"] is None else JobProblem.model_validate_json(row["error"]),
+            idempotency_key=row["idempotency_key"],
+            request_hash=row["request_hash"],
+            created_at=read_time(row["created_at"]),
+            updated_at=read_time(row["updated_at"]),
+        )
+
+
+def read_time(value: datetime | str) -> datetime:
+    """A DATETIME column (naive UTC; ISO text on SQLite) as an aware UTC datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC)
+
+
+def _in_list(values: Sequence[object]) -> tuple[dict[str, str], str]:
+    """Named parameters for ``IN (...)`` and the list of their names, as SQL text."""
+    params = {f"v{n}": str(value) for n, value in enumerate(values)}
+    return params, "(" + ", ".join(f":{name}" for name in params) + ")"

@@ -1,0 +1,190 @@
+"""Submitting generation jobs, reading them back, and waiting for them to finish.
+
+A job is written before any money is spent; whichever replica's runner claims it makes the
+image. A request that waits for its job (the synchronous ``POST /image``) only watches: if the
+client leaves, the job goes on. An Idempotency-Key names one job per owner on every replica.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+from uuid import UUID, uuid4
+
+import anyio
+import anyio.to_thread
+import structlog
+
+from app.core import metrics
+from app.core.exceptions import (
+    GenerationCapacity,
+    IdempotencyKeyReused,
+    ImageNotFound,
+    JobNotFound,
+    PixyProxyException,
+    exception_for_code,
+)
+from app.core.interfaces import ImageRepository, JobRepository
+from app.core.jobs import Job, JobProblem, JobRecord, JobStatus
+from app.core.models import ImageCreate, ImageDetail
+
+log = structlog.get_logger(__name__)
+
+_POLL_FIRST_SECONDS = 0.5
+_POLL_MAX_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submitted job, and whether this request created it (False: an idempotent replay)."""
+
+    job: JobRecord
+    created: bool
+
+
+def request_hash(request: ImageCreate) -> str:
+    """A fingerprint of the request body, independent of its JSON formatting."""
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+def job_failure(problem: JobProblem) -> PixyProxyException:
+    """The exception a failed job's request is answered with, as if it had just happened."""
+    return exception_for_code(problem.code)(
+        problem.detail, retry_after=problem.retry_after, extra=problem.extra
+    )
+
+
+def problem_body(problem: JobProblem) -> dict[str, Any]:
+    """The problem as a client sees it: its fields, with what it carries besides them."""
+    body = problem.model_dump(exclude_none=True, exclude={"extra"})
+    return body | problem.extra
+
+
+class JobService:
+    """Submits jobs, reads them for their owner, and waits for them."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        images: ImageRepository,
+        queue_limit: int,
+        idempotency_ttl: timedelta,
+        wake_runner: Callable[[], None],
+    ) -> None:
+        self._jobs = jobs
+        self._images = images
+        self._queue_limit = queue_limit
+        self._idempotency_ttl = idempotency_ttl
+        self._wake_runner = wake_runner
+        self._watchers: dict[UUID, set[anyio.Event]] = {}
+
+    async def submit(self, request: ImageCreate, *, owner: str, key: str | None) -> Submission:
+        """Record a new job (or find the one ``key`` names) and let a runner know."""
+        fingerprint = request_hash(request) if key is not None else None
+        queued = await anyio.to_thread.run_sync(self._jobs.queued)
+        if queued >= self._queue_limit:
+            raise GenerationCapacity("the generation queue is full; retry shortly", retry_after=30)
+        now = datetime.now(UTC)
+        record = JobRecord(
+            id=uuid4(),
+            owner=owner,
+            prompt=request.prompt,
+            not_before=now,
+            idempotency_key=key,
+            request_hash=fingerprint,
+            created_at=now,
+            updated_at=now,
+        )
+        job, created = await anyio.to_thread.run_sync(self._jobs.submit, record)
+        if not created and job.created_at < now - self._idempotency_ttl:
+            forget = partial(
+                self._jobs.forget_key, owner=owner, key=str(key), before=job.created_at
+            )
+            if await anyio.to_thread.run_sync(forget):  # an expired key: it names a new job
+                job, created = await anyio.to_thread.run_sync(self._jobs.submit, record)
+        if not created:
+            if job.request_hash != fingerprint:
+                raise IdempotencyKeyReused("this Idempotency-Key was used with a different body")
+            return Submission(job, created=False)
+        metrics.series(metrics.JOBS, JobStatus.QUEUED.value).inc()
+        log.info("job_submitted", job=str(job.id))
+        self._wake_runner()
+        return Submission(job, created=True)
+
+    async def get(self, job_id: UUID, *, owner: str) -> Job:
+        """The job as its owner sees it; ``JobNotFound`` for anyone else."""
+        record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
+        if record is None or record.owner != owner:
+            raise JobNotFound(f"you have no job with the id {job_id}")
+        return await self.view(record)
+
+    async def view(self, record: JobRecord) -> Job:
+        """What a client sees of a job: its image once succeeded, its problem once failed."""
+        image = await self.image_of(record) if record.status is JobStatus.SUCCEEDED else None
+        return Job(
+            id=record.id,
+            status=record.status,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            attempts=record.attempts,
+            image=image,
+            error=None if record.error is None else problem_body(record.error),
+        )
+
+    async def image_of(self, record: JobRecord) -> ImageDetail:
+        """The image a succeeded job made."""
+        try:
+            return await anyio.to_thread.run_sync(self._images.get, record.id)
+        except ImageNotFound:
+            log.error("job_image_missing", job=str(record.id))
+            raise
+
+    async def wait(self, job_id: UUID, *, seconds: float) -> JobRecord:
+        """The job once it has finished, or as it stands after ``seconds``.
+
+        The local runner says when a job ends here; a job run by another replica is seen by
+        polling the database, less often the longer it takes.
+        """
+        deadline = time.monotonic() + seconds
+        delay = _POLL_FIRST_SECONDS
+        event = anyio.Event()
+        self._watchers.setdefault(job_id, set()).add(event)
+        try:
+            while True:
+                record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
+                if record is None:
+                    raise JobNotFound(f"no job has the id {job_id}")
+                remaining = deadline - time.monotonic()
+                if record.status.terminal or remaining <= 0:
+                    return record
+                with anyio.move_on_after(min(delay, remaining)):
+                    await event.wait()
+                if event.is_set():
+                    event = self._rewatch(job_id, event)
+                delay = min(delay * 2, _POLL_MAX_SECONDS)
+        finally:
+            self._unwatch(job_id, event)
+
+    def finished(self, job_id: UUID) -> None:
+        """Wake whoever waits here for this job (called by the local runner)."""
+        for event in self._watchers.get(job_id, ()):
+            event.set()
+
+    def _rewatch(self, job_id: UUID, fired: anyio.Event) -> anyio.Event:
+        self._unwatch(job_id, fired)
+        event = anyio.Event()
+        self._watchers.setdefault(job_id, set()).add(event)
+        return event
+
+    def _unwatch(self, job_id: UUID, event: anyio.Event) -> None:
+        watchers = self._watchers.get(job_id)
+        if watchers is not None:
+            watchers.discard(event)
+            if not watchers:
+                del self._watchers[job_id]

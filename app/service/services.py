@@ -1,0 +1,19 @@
+"""The services one app serves with, built once in ``app.main`` and handed to the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.service.job_runner import JobRunner
+from app.service.jobs import JobService
+from app.service.public import ImageReader
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every use case the web layer may call, typed: routes read them from here."""
+
+    reader: ImageReader
+    jobs: JobService
+    runner: JobRunner
+    sync_wait_seconds: float
