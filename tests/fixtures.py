@@ -147,7 +147,11 @@ def start_live_server(workdir: Path, **settings: str) -> LiveServer:
     """Start the service from ``settings`` in ``workdir`` and wait until it answers."""
     port = free_port()
     # No drain on SIGTERM unless a test asks for one: stopping a server should be quick.
-    settings = {"PIXY_SHUTDOWN_DRAIN_SECONDS": "0", **settings}
+    settings = {
+        "PIXY_SHUTDOWN_DRAIN_SECONDS": "0",
+        "PIXY_SHUTDOWN_GRACE_SECONDS": "5",
+        **settings,
+    }
     env = clean_environment(PIXY_HOST="127.0.0.1", PIXY_PORT=str(port), **settings)
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     log_path = workdir / f"server-{port}.log"

@@ -45,6 +45,7 @@ class FakeOpenAI:
     delay: float = 0.0
     image: bytes | None = None  # answer with these bytes instead of drawing per prompt
     script: list[str] = field(default_factory=list)  # scenarios for the next requests, in turn
+    retry_after: str = "7"  # what a rate-limited answer says
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,9 +106,9 @@ _ANSWERS: dict[str, Callable[[dict[str, Any], FakeOpenAI], Answer]] = {
             "image_generation_user_error",
         ),
     ),
-    "rate_limit": lambda _, __: (
+    "rate_limit": lambda _, fake: (
         429,
-        {"retry-after": "7"},
+        {"retry-after": fake.retry_after},
         _error(429, "rate_limit_exceeded", "Slow down", "requests"),
     ),
     "quota": lambda _, __: (
