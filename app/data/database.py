@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pymysql
@@ -34,9 +34,8 @@ from app.core.exceptions import (
     PixyProxyException,
 )
 from app.core.metrics import DATABASE_DURATION, timed
-from app.data.image_search import fold
+from app.data.dialect import Dialect, fold_or_none
 
-Dialect = Literal["mysql", "sqlite"]
 Row = dict[str, Any]
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -340,15 +339,11 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
         raise DatabaseUnavailable("the database is unreachable") from exc
 
 
-def _fold_or_none(value: str | None) -> str | None:
-    return None if value is None else fold(value)
-
-
 def _connect_sqlite(path: str) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level="DEFERRED")
     conn.row_factory = sqlite3.Row
-    conn.create_function("pp_fold", 1, _fold_or_none, deterministic=True)
+    conn.create_function("pp_fold", 1, fold_or_none, deterministic=True)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn

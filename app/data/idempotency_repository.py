@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 from app.core.models import IdempotencyRecord
 from app.data.database import Database
-from app.data.image_search import db_time
+from app.data.dialect import DbTime, from_db_time, to_db_time
 
 _CLAIM = (
     "INSERT INTO idempotency_keys"
@@ -54,12 +54,10 @@ class SqlIdempotencyRepository:
         if not rows:
             return None
         row = rows[0]
-        created = row["created_at"]
-        created = created if isinstance(created, datetime) else datetime.fromisoformat(created)
         return IdempotencyRecord(
             request_hash=row["request_hash"],
             image_guid=UUID(row["image_guid"]) if row["image_guid"] else None,
-            created_at=created.replace(tzinfo=UTC),
+            created_at=from_db_time(row["created_at"]),
         )
 
     def complete(self, *, scope: str, key: str, guid: UUID) -> None:
@@ -75,5 +73,5 @@ class SqlIdempotencyRepository:
         params = {"scope": scope, "key": key, "created_at": self._time(created_at)}
         return self._db.execute(_RELEASE_IF_STARTED, params) == 1
 
-    def _time(self, moment: datetime) -> object:
-        return db_time(moment, self._db.dialect)
+    def _time(self, moment: datetime) -> DbTime:
+        return to_db_time(moment, self._db.dialect)

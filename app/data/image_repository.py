@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from app.core.exceptions import DatabaseError, ImageNotFound, InvalidRequest
 from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database, Row
+from app.data.dialect import from_db_time, to_db_time
 from app.data.image_search import where_clause
 
 _COLUMNS = "guid, filename, prompt, created_at, updated_at"
@@ -110,8 +110,8 @@ class SqlImageRepository:
             "guid": str(image.guid),
             "filename": image.filename,
             "prompt": image.prompt,
-            "created_at": self._to_db_time(image.created_at),
-            "updated_at": self._to_db_time(image.updated_at),
+            "created_at": to_db_time(image.created_at, self._db.dialect),
+            "updated_at": to_db_time(image.updated_at, self._db.dialect),
         }
 
     def _from_row(self, row: Row) -> ImageDetail:
@@ -121,24 +121,11 @@ class SqlImageRepository:
                 guid=UUID(row["guid"]),
                 filename=str(row["filename"]),
                 prompt=str(row["prompt"]),
-                created_at=self._from_db_time(row["created_at"]),
-                updated_at=self._from_db_time(row["updated_at"]),
+                created_at=from_db_time(row["created_at"]),
+                updated_at=from_db_time(row["updated_at"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise DatabaseError("an images row could not be read") from exc
-
-    def _to_db_time(self, moment: datetime) -> Any:
-        naive_utc = moment.astimezone(UTC).replace(tzinfo=None)
-        return (
-            naive_utc
-            if self._db.dialect == "mysql"
-            else naive_utc.isoformat(timespec="microseconds")
-        )
-
-    @staticmethod
-    def _from_db_time(value: Any) -> datetime:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-        return moment.replace(tzinfo=UTC)
 
 
 def _where(conditions: list[str]) -> str:

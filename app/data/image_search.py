@@ -13,11 +13,10 @@ stopwords, words with punctuation) are matched as substrings, which scans.
 from __future__ import annotations
 
 import re
-import unicodedata
-from datetime import UTC, datetime
 from typing import Any
 
 from app.core.models import ImageFilter
+from app.data.dialect import Dialect, to_db_time
 
 LIKE_ESCAPE = "!"
 FULLTEXT_MIN_LENGTH = 3  # InnoDB's innodb_ft_min_token_size default
@@ -64,12 +63,6 @@ FULLTEXT_STOPWORDS = frozenset(
 _INDEXABLE_WORD = re.compile(r"[^\W_]+")
 
 
-def fold(text: str) -> str:
-    """Case and accents folded, as MySQL's utf8mb4_unicode_ci compares (SQLite's ``pp_fold``)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
 def like_pattern(term: str) -> str:
     """A LIKE pattern matching ``term`` anywhere, its wildcards taken literally."""
     escaped = "".join(f"{LIKE_ESCAPE}{ch}" if ch in f"%_{LIKE_ESCAPE}" else ch for ch in term)
@@ -85,13 +78,7 @@ def is_indexable(word: str) -> bool:
     )
 
 
-def db_time(moment: datetime, dialect: str) -> Any:
-    """A moment as the ``created_at`` column stores it (naive UTC; ISO text on SQLite)."""
-    naive_utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-    return naive_utc if dialect == "mysql" else naive_utc.isoformat(timespec="microseconds")
-
-
-def where_clause(filters: ImageFilter, dialect: str) -> tuple[list[str], dict[str, Any]]:
+def where_clause(filters: ImageFilter, dialect: Dialect) -> tuple[list[str], dict[str, Any]]:
     """SQL conditions (to be joined with AND) and their parameters."""
     conditions: list[str] = []
     params: dict[str, Any] = {}
@@ -103,10 +90,10 @@ def where_clause(filters: ImageFilter, dialect: str) -> tuple[list[str], dict[st
         params["filename"] = filters.filename
     if filters.created_after is not None:
         conditions.append("created_at > :created_after")
-        params["created_after"] = db_time(filters.created_after, dialect)
+        params["created_after"] = to_db_time(filters.created_after, dialect)
     if filters.created_before is not None:
         conditions.append("created_at < :created_before")
-        params["created_before"] = db_time(filters.created_before, dialect)
+        params["created_before"] = to_db_time(filters.created_before, dialect)
     if filters.prompt is not None:
         _word_search(filters.prompt, dialect, conditions, params)
     if filters.prompt_contains is not None:
@@ -115,7 +102,9 @@ def where_clause(filters: ImageFilter, dialect: str) -> tuple[list[str], dict[st
     return conditions, params
 
 
-def _word_search(text: str, dialect: str, conditions: list[str], params: dict[str, Any]) -> None:
+def _word_search(
+    text: str, dialect: Dialect, conditions: list[str], params: dict[str, Any]
+) -> None:
     words = text.split()
     indexed = [w for w in words if is_indexable(w)]
     if indexed and dialect == "mysql":
@@ -132,7 +121,7 @@ def _word_search(text: str, dialect: str, conditions: list[str], params: dict[st
         params[name] = like_pattern(word)
 
 
-def _contains(param: str, dialect: str) -> str:
+def _contains(param: str, dialect: Dialect) -> str:
     if dialect == "mysql":
         return f"prompt LIKE :{param} ESCAPE '{LIKE_ESCAPE}'"
     return f"pp_fold(prompt) LIKE pp_fold(:{param}) ESCAPE '{LIKE_ESCAPE}'"

@@ -1,0 +1,41 @@
+"""What differs between MySQL and SQLite in the values we store, in one place for every table.
+
+Moments are stored as naive UTC: a MySQL ``DATETIME(6)`` (the connection's time zone is UTC) or,
+on SQLite, ISO 8601 text with microseconds, which sorts and compares as the moment does. Any
+repository writes a moment with ``to_db_time`` and reads it back with ``from_db_time``.
+
+Text comparisons follow MySQL's ``utf8mb4_unicode_ci`` (case and accents ignored); SQLite gets
+the same through ``fold``, registered on each of its connections as ``pp_fold``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from typing import Literal
+
+Dialect = Literal["mysql", "sqlite"]
+DbTime = datetime | str
+
+
+def to_db_time(moment: datetime, dialect: Dialect) -> DbTime:
+    """A moment as a time column stores it on this dialect; a naive moment is taken as UTC."""
+    naive_utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return naive_utc if dialect == "mysql" else naive_utc.isoformat(timespec="microseconds")
+
+
+def from_db_time(value: DbTime) -> datetime:
+    """A time column's value (a naive UTC datetime or ISO text) as an aware UTC datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC)
+
+
+def fold(text: str) -> str:
+    """Case and accents folded, as MySQL's utf8mb4_unicode_ci compares (SQLite's ``pp_fold``)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def fold_or_none(value: str | None) -> str | None:
+    """``fold`` for an SQL function, which may be handed NULL."""
+    return None if value is None else fold(value)
