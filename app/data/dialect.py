@@ -5,7 +5,7 @@ on SQLite, ISO 8601 text with microseconds, which sorts and compares as the mome
 repository writes a moment with ``to_db_time`` and reads it back with ``from_db_time``.
 
 Text comparisons follow MySQL's ``utf8mb4_unicode_ci`` (case and accents ignored); SQLite gets
-the same through ``fold``, registered on each of its connections as ``pp_fold``.
+the same through ``fold``, which ``pp_contains`` (registered on each of its connections) uses.
 """
 
 from __future__ import annotations
@@ -31,11 +31,30 @@ def from_db_time(value: DbTime) -> datetime:
 
 
 def fold(text: str) -> str:
-    """Case and accents folded, as MySQL's utf8mb4_unicode_ci compares (SQLite's ``pp_fold``)."""
+    """Case and accents folded, as MySQL's utf8mb4_unicode_ci compares."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
-def fold_or_none(value: str | None) -> str | None:
-    """``fold`` for an SQL function, which may be handed NULL."""
-    return None if value is None else fold(value)
+def contains_folded(text: str | None, *folded_terms: str) -> bool:
+    """Whether ``text``, folded, contains every one of these folded terms (SQLite's
+    ``pp_contains``): one fold of the text however many terms, and no LIKE wildcards."""
+    if text is None:
+        return False
+    folded = fold(text)
+    return all(term in folded for term in folded_terms)
+
+
+def time_limited(sql: str, seconds: float, *, mariadb: bool) -> str:
+    """A MySQL or MariaDB SELECT that the server stops after ``seconds``.
+
+    MariaDB bounds any statement with ``SET STATEMENT max_statement_time``; MySQL (5.7.8 and
+    later) bounds a SELECT with the ``MAX_EXECUTION_TIME`` optimizer hint, in milliseconds.
+    SQLite has neither: the pool bounds its queries with a progress handler instead.
+    """
+    statement = sql.lstrip()
+    if statement[:6].upper() != "SELECT":
+        raise ValueError("only a SELECT can be given a time limit")
+    if mariadb:
+        return f"SET STATEMENT max_statement_time={seconds:.3f} FOR {statement}"
+    return f"SELECT /*+ MAX_EXECUTION_TIME({max(1, round(seconds * 1000))}) */{statement[6:]}"
