@@ -141,7 +141,9 @@ def open_data(settings: Settings) -> DataParts:
     except BaseException:
         database.close()
         raise
-    return DataParts(database, SqlImageRepository(database), store)
+    return DataParts(
+        database, SqlImageRepository(database, listing_timeout=settings.listing_timeout), store
+    )
 
 
 def _build_services(app: FastAPI, data: DataParts, generator: ImageGenerator) -> None:
