@@ -102,7 +102,8 @@ def test_thousands_of_query_parameters_are_refused(
         refused = client.get(f"/image/?{many}")
         answered = client.get(f"/image/?{just_enough}")
         health = client.get("/healthz")
-    assert "at most 64 query parameters" in assert_problem(refused, 422, "invalid_request")["detail"]
+    detail = assert_problem(refused, 422, "invalid_request")["detail"]
+    assert "at most 64 query parameters" in detail
     assert answered.status_code == 200
     assert health.status_code == 200
 
