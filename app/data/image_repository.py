@@ -37,11 +37,10 @@ LISTING_TIMEOUT_SECONDS = 5.0
 class SqlImageRepository:
     """The ``ImageRepository`` on MySQL or SQLite.
 
-    Text searches may scan, so they get at most ``search_slots`` of the pool's connections
-    (half of them by default) and one more search than that is refused at once with
-    ``SearchCapacity`` rather than queued: reads by guid and inserts always find a connection,
-    and refused searches hold no worker thread while they wait. Every listing query is stopped
-    after ``listing_timeout`` seconds.
+    Text searches may scan, so at most ``search_slots`` of them (half the pool by default) run
+    at once; a search that finds every slot taken is refused with ``SearchCapacity`` rather than
+    queued. Reads by guid and inserts so always find a connection, and a refused search holds
+    no worker thread waiting. Every listing query is stopped after ``listing_timeout`` seconds.
     """
 
     def __init__(
