@@ -149,7 +149,9 @@ def open_data(settings: Settings) -> DataParts:
     except BaseException:
         database.close()
         raise
-    return DataParts(database, SqlImageRepository(database), store)
+    return DataParts(
+        database, SqlImageRepository(database, listing_timeout=settings.listing_timeout), store
+    )
 
 
 def _build_services(settings: Settings, data: DataParts, generator: ImageGenerator) -> Services:

@@ -8,6 +8,16 @@ from datetime import datetime
 
 from app.core.exceptions import RangeNotSatisfiable
 
+# Beyond any object's size: a Range position with more digits is read as this. Python refuses
+# to parse integers of more than 4,300 digits, and no object needs more than 18.
+BEYOND_ANY_SIZE = 10**18
+
+
+def range_position(digits: str) -> int:
+    """A position of a ``Range`` header, from its decimal digits, capped at ``BEYOND_ANY_SIZE``."""
+    significant = digits.lstrip("0")
+    return BEYOND_ANY_SIZE if len(significant) > 18 else int(significant or "0")
+
 
 @dataclass(frozen=True)
 class ByteRange:

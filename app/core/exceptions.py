@@ -9,6 +9,7 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     ├── InvalidRequest               422 invalid_request          bad client input
     │   └── IdempotencyKeyReused     422 idempotency_key_reused   same key, another body
     ├── RequestTooLarge              413 request_too_large        a body over the size limit
+    ├── QueryTooLong                 414 query_too_long           a query string over the limit
     ├── UnsupportedMediaType         415 unsupported_media_type   a body that is not JSON
     ├── IdempotencyInProgress        409 idempotency_in_progress  the key's first request runs
     ├── NotAuthenticated             401 not_authenticated        no valid API key
@@ -20,7 +21,9 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     │   ├── DatabaseUnavailable      503 database_unavailable
     │   ├── StorageUnavailable       503 storage_unavailable
     │   ├── GenerationCapacity       503 generation_capacity      the job queue is full
+    │   ├── SearchCapacity           503 search_capacity          every search slot busy
     │   └── NotReady                 503 not_ready                starting, stopping or cut off
+    ├── QueryTimeout                 504 query_timeout            a query ran past its deadline
     ├── DatabaseError                500 database_error           a statement was refused
     ├── StorageError                 500 storage_error            a store operation was refused
     └── GenerationFailed             502 generation_failed        no usable image
@@ -89,6 +92,14 @@ class RequestTooLarge(PixyProxyException):
     status = 413
     code = "request_too_large"
     title = "Request too large"
+
+
+class QueryTooLong(PixyProxyException):
+    """Raised when a query string exceeds the configured limit."""
+
+    status = 414
+    code = "query_too_long"
+    title = "Query string too long"
 
 
 class UnsupportedMediaType(PixyProxyException):
@@ -183,11 +194,26 @@ class GenerationCapacity(ServiceUnavailable):
     title = "Too many generations waiting"
 
 
+class SearchCapacity(ServiceUnavailable):
+    """Raised when every slot for text searches is taken, so that reads keep connections."""
+
+    code = "search_capacity"
+    title = "Too many searches in progress"
+
+
 class NotReady(ServiceUnavailable):
     """Raised by the readiness check while starting, stopping or cut off from a dependency."""
 
     code = "not_ready"
     title = "Not ready"
+
+
+class QueryTimeout(PixyProxyException):
+    """Raised when the database stopped a query that ran past its deadline."""
+
+    status = 504
+    code = "query_timeout"
+    title = "Query took too long"
 
 
 class DatabaseError(PixyProxyException):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from uuid import UUID
 
@@ -12,7 +12,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 PROMPT_MAX_LENGTH = 4000
 """Longest prompt accepted, in characters (OpenAI's limit for DALL-E 3, the strictest model)."""
 
+SEARCH_MAX_WORDS = 10
+"""Most words a prompt search may have: each word past the indexed ones costs a scan."""
+
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
+# The same rules as regular expressions, for the OpenAPI schema: control characters other
+# than tab, LF and CR; a separator is whitespace that is not one of them.
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_WORD = rf"[^\s{_CONTROL}]+"
+_GAP = rf"[^\S{_CONTROL}]"
+SEARCH_WORDS_PATTERN = (
+    rf"^{_GAP}*(?:{_WORD}(?:{_GAP}+{_WORD}){{0,{SEARCH_MAX_WORDS - 1}}}{_GAP}*)?$"
+)
+NO_CONTROLS_PATTERN = rf"^[^{_CONTROL}]*$"
+
+
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character other than tab, LF or CR."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in text)
 
 
 class ImageCreate(BaseModel):
@@ -32,7 +49,7 @@ class ImageCreate(BaseModel):
     def _printable(cls, prompt: str) -> str:
         if not prompt.strip():
             raise ValueError("prompt must not be blank")
-        if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in prompt):
+        if _has_control(prompt):
             raise ValueError("prompt must not contain control characters")
         return prompt
 
@@ -66,20 +83,55 @@ class ImageFilter(BaseModel):
         default=None,
         min_length=1,
         max_length=PROMPT_MAX_LENGTH,
-        description="Words that must each start a word of the prompt (any order, any case).",
+        description="Words that must each start a word of the prompt (any order, any case);"
+        f" at most {SEARCH_MAX_WORDS} words.",
+        json_schema_extra={"pattern": SEARCH_WORDS_PATTERN},
     )
     prompt_contains: str | None = Field(
         default=None,
         min_length=1,
         max_length=PROMPT_MAX_LENGTH,
         description="Text the prompt must contain, literally; slower (scans every row).",
+        json_schema_extra={"pattern": NO_CONTROLS_PATTERN},
     )
     filename: str | None = Field(
         default=None, min_length=1, max_length=255, description="Exact filename."
     )
     guid: UUID | None = Field(default=None, description="Exact guid.")
-    created_after: datetime | None = Field(default=None, description="ISO 8601; exclusive.")
-    created_before: datetime | None = Field(default=None, description="ISO 8601; exclusive.")
+    created_after: datetime | None = Field(
+        default=None, description="ISO 8601 (UTC when no offset is given); exclusive."
+    )
+    created_before: datetime | None = Field(
+        default=None, description="ISO 8601 (UTC when no offset is given); exclusive."
+    )
+
+    @field_validator("prompt", "prompt_contains")
+    @classmethod
+    def _searchable(cls, text: str | None) -> str | None:
+        # No stored prompt holds these, and SQLite would read a NUL as the end of the text.
+        if text is not None and _has_control(text):
+            raise ValueError("search text must not contain control characters")
+        return text
+
+    @field_validator("prompt")
+    @classmethod
+    def _few_words(cls, text: str | None) -> str | None:
+        if text is not None and len(text.split()) > SEARCH_MAX_WORDS:
+            raise ValueError(f"a prompt search takes at most {SEARCH_MAX_WORDS} words")
+        return text
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None) -> datetime | None:
+        """The moment in UTC, as it is stored; refused if UTC has no such date."""
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the date-time lies outside the years 1 to 9999 in UTC") from None
 
 
 class ImagePage(BaseModel):

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///pixyproxy.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    listing_timeout: float = Field(default=5.0, gt=0, le=300)
     storage_url: str = "file://./images"
     s3_endpoint_url: str | None = None
     s3_region: str | None = None

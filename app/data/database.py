@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pymysql
@@ -32,22 +32,26 @@ from app.core.exceptions import (
     DatabaseError,
     DatabaseUnavailable,
     PixyProxyException,
+    QueryTimeout,
 )
 from app.core.metrics import DATABASE_DURATION, timed
-from app.data.image_search import fold
+from app.data.dialect import Dialect, contains_folded, time_limited
 
-Dialect = Literal["mysql", "sqlite"]
 Row = dict[str, Any]
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # MySQL client error codes that mean the server is unreachable or the connection is gone.
 _MYSQL_CONNECTION_ERRORS = frozenset({2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213})
 _MYSQL_DUPLICATE_KEY = 1062
+# max_statement_time exceeded (MariaDB), MAX_EXECUTION_TIME exceeded (MySQL).
+_MYSQL_STATEMENT_TIMEOUTS = frozenset({1969, 3024})
 _MYSQL_IN_TRANSACTION = SERVER_STATUS.SERVER_STATUS_IN_TRANS
 _MYSQL_GONE_AWAY = 2006
 _T = TypeVar("_T")
 _POOL_WAIT_SECONDS = 10.0
 _IDLE_PING_SECONDS = 30.0
+# SQLite calls the deadline check every this many virtual machine steps (well under 1 ms).
+_SQLITE_PROGRESS_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class Database:
     def __init__(self, url: DatabaseUrl, connect: Callable[[], Any], *, pool_size: int) -> None:
         self.url = url
         self.dialect: Dialect = url.dialect
+        self.pool_size = pool_size
         self._connect = connect
         self._idle: queue.LifoQueue[tuple[Any, float]] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(pool_size)
@@ -155,21 +160,34 @@ class Database:
             raise
         return True
 
-    def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        """Run one query and return its rows as dicts."""
-        return [dict(row) for row in self._fetch(sql, params)]
+    def fetch_all(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> list[Row]:
+        """Run one query and return its rows as dicts.
 
-    def fetch_column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
-        """Run one query and return its first column: no dict per row, for long results."""
-        return [row[0] for row in self._fetch(sql, params, *self._tuple_cursor)]
+        With ``timeout``, the database stops the query after that many seconds and
+        ``QueryTimeout`` is raised: its connection goes back to the pool, free again.
+        """
+        return [dict(row) for row in self._fetch(sql, params, timeout)]
 
-    def _fetch(self, sql: str, params: Mapping[str, Any] | None, *cursor_class: Any) -> Any:
+    def fetch_column(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> list[Any]:
+        """Run one query and return its first column: no dict per row, for long results.
+
+        ``timeout`` as for ``fetch_all``."""
+        return [row[0] for row in self._fetch(sql, params, timeout, *self._tuple_cursor)]
+
+    def _fetch(
+        self, sql: str, params: Mapping[str, Any] | None, timeout: float | None, *cursor_class: Any
+    ) -> Any:
         """The rows of one query, as the driver's cursor of ``cursor_class`` gives them."""
 
         def run(conn: Any) -> Any:
             cursor = conn.cursor(*cursor_class)
-            cursor.execute(self.prepare(sql), dict(params or {}))
-            return cursor.fetchall()
+            with self._time_limit(conn, sql, timeout) as statement:
+                cursor.execute(statement, dict(params or {}))
+                return cursor.fetchall()
 
         with timed(DATABASE_DURATION, _kind(sql)):
             return self._with_fresh_retry(run)
@@ -190,14 +208,39 @@ class Database:
         """The statement in this driver's parameter style."""
         return to_pyformat(sql) if self.dialect == "mysql" else sql
 
+    @contextmanager
+    def _time_limit(self, conn: Any, sql: str, timeout: float | None) -> Iterator[str]:
+        """The statement to run on ``conn``, stopped by the database after ``timeout`` seconds.
+
+        A client that gives up does not stop a query running in a worker thread; a deadline
+        does, so that a costly search cannot hold a connection for long.
+        """
+        if timeout is None:
+            yield self.prepare(sql)
+        elif self.dialect == "mysql":
+            mariadb = "MariaDB" in conn.get_server_info()
+            yield time_limited(self.prepare(sql), timeout, mariadb=mariadb)
+        else:
+            deadline = time.monotonic() + timeout
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, _SQLITE_PROGRESS_STEPS)
+            try:
+                yield sql  # fetched inside the block: SQLite runs the query while rows are read
+            finally:
+                conn.set_progress_handler(None, 0)
+
     def translate(self, exc: BaseException) -> PixyProxyException:
         """Map a driver exception onto the PixyProxy exception tree."""
         if isinstance(exc, pymysql.err.OperationalError | pymysql.err.InterfaceError):
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            if code in _MYSQL_STATEMENT_TIMEOUTS:
+                return QueryTimeout("the query ran past its time limit and was stopped")
             if isinstance(exc, pymysql.err.InterfaceError) or code in _MYSQL_CONNECTION_ERRORS:
                 return DatabaseUnavailable("the database is unreachable")
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             return DatabaseUnavailable("the database is busy")
+        if isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted":
+            # Only the deadline's progress handler interrupts a query.
+            return QueryTimeout("the query ran past its time limit and was stopped")
         return DatabaseError("the database refused the statement")
 
     def close(self) -> None:
@@ -345,15 +388,11 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
         raise DatabaseUnavailable("the database is unreachable") from exc
 
 
-def _fold_or_none(value: str | None) -> str | None:
-    return None if value is None else fold(value)
-
-
 def _connect_sqlite(path: str) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level="DEFERRED")
     conn.row_factory = sqlite3.Row
-    conn.create_function("pp_fold", 1, _fold_or_none, deterministic=True)
+    conn.create_function("pp_contains", -1, contains_folded, deterministic=True)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from app.core.exceptions import DatabaseError, ImageNotFound, InvalidRequest
+from app.core.exceptions import DatabaseError, ImageNotFound, InvalidRequest, SearchCapacity
 from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database, Row
-from app.data.image_search import where_clause
+from app.data.dialect import from_db_time, to_db_time
+from app.data.image_search import is_text_search, where_clause
 
 _COLUMNS = "guid, filename, prompt, created_at, updated_at"
 
@@ -27,13 +29,31 @@ _AFTER_CURSOR = "created_at <= :cursor_at AND (created_at < :cursor_at OR id < :
 _FILENAMES_AFTER = "SELECT id, filename FROM images WHERE id > :last_id ORDER BY id LIMIT :limit"
 _BATCH = 10_000
 _ORDER_AND_PAGE = " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
+# The longest a listing query may run before the database stops it (QueryTimeout, 504). Pages
+# by index take milliseconds; this bounds scans (substring words, deep offsets, counts).
+LISTING_TIMEOUT_SECONDS = 5.0
 
 
 class SqlImageRepository:
-    """The ``ImageRepository`` on MySQL or SQLite."""
+    """The ``ImageRepository`` on MySQL or SQLite.
 
-    def __init__(self, db: Database) -> None:
+    Text searches may scan, so at most ``search_slots`` of them (half the pool by default) run
+    at once; a search that finds every slot taken is refused with ``SearchCapacity`` rather than
+    queued. Reads by guid and inserts so always find a connection, and a refused search holds
+    no worker thread waiting. Every listing query is stopped after ``listing_timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        listing_timeout: float = LISTING_TIMEOUT_SECONDS,
+        search_slots: int | None = None,
+    ) -> None:
         self._db = db
+        self._listing_timeout = listing_timeout
+        slots = search_slots if search_slots is not None else max(1, db.pool_size // 2)
+        self._search_slots = threading.BoundedSemaphore(slots)
 
     def add(self, image: ImageDetail) -> None:
         """Insert the row of a new image."""
@@ -65,21 +85,25 @@ class SqlImageRepository:
     ) -> list[str]:
         """The guids (as text) of the images matching ``filters``, newest first, after ``after``:
         cheap to read; their details come from a cache or ``get_many``."""
-        conditions, params = where_clause(filters or ImageFilter(), self._db.dialect)
+        filters = filters or ImageFilter()
+        conditions, params = where_clause(filters, self._db.dialect)
         if after is not None:
             conditions.append(_AFTER_CURSOR)
             params |= self._position_of(after)
         sql = f"SELECT guid FROM images{_where(conditions)}{_ORDER_AND_PAGE}"  # noqa: S608
-        return [
-            str(guid)
-            for guid in self._db.fetch_column(sql, params | {"limit": limit, "offset": offset})
-        ]
+        params |= {"limit": limit, "offset": offset}
+        with self._listing_slot(filters):
+            guids = self._db.fetch_column(sql, params, timeout=self._listing_timeout)
+        return [str(guid) for guid in guids]
 
     def count(self, filters: ImageFilter | None = None) -> int:
         """How many images match ``filters``."""
-        conditions, params = where_clause(filters or ImageFilter(), self._db.dialect)
+        filters = filters or ImageFilter()
+        conditions, params = where_clause(filters, self._db.dialect)
         sql = f"SELECT COUNT(*) AS n FROM images{_where(conditions)}"  # noqa: S608 - fragments
-        return int(self._db.fetch_all(sql, params)[0]["n"])
+        with self._listing_slot(filters):
+            rows = self._db.fetch_all(sql, params, timeout=self._listing_timeout)
+        return int(rows[0]["n"])
 
     def filenames(self) -> Iterator[str]:
         """Every filename, walking the table by id so that no batch is large."""
@@ -99,6 +123,19 @@ class SqlImageRepository:
         """Release pooled connections."""
         self._db.close()
 
+    @contextmanager
+    def _listing_slot(self, filters: ImageFilter) -> Iterator[None]:
+        """Hold one of the search slots while a text search runs; other listings need none."""
+        if not is_text_search(filters):
+            yield
+            return
+        if not self._search_slots.acquire(blocking=False):
+            raise SearchCapacity("too many searches are running; retry shortly", retry_after=1)
+        try:
+            yield
+        finally:
+            self._search_slots.release()
+
     def _position_of(self, guid: UUID) -> dict[str, Any]:
         rows = self._db.fetch_all(_POSITION_BY_GUID, {"guid": str(guid)})
         if not rows:
@@ -110,8 +147,8 @@ class SqlImageRepository:
             "guid": str(image.guid),
             "filename": image.filename,
             "prompt": image.prompt,
-            "created_at": self._to_db_time(image.created_at),
-            "updated_at": self._to_db_time(image.updated_at),
+            "created_at": to_db_time(image.created_at, self._db.dialect),
+            "updated_at": to_db_time(image.updated_at, self._db.dialect),
         }
 
     def _from_row(self, row: Row) -> ImageDetail:
@@ -121,24 +158,11 @@ class SqlImageRepository:
                 guid=UUID(row["guid"]),
                 filename=str(row["filename"]),
                 prompt=str(row["prompt"]),
-                created_at=self._from_db_time(row["created_at"]),
-                updated_at=self._from_db_time(row["updated_at"]),
+                created_at=from_db_time(row["created_at"]),
+                updated_at=from_db_time(row["updated_at"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise DatabaseError("an images row could not be read") from exc
-
-    def _to_db_time(self, moment: datetime) -> Any:
-        naive_utc = moment.astimezone(UTC).replace(tzinfo=None)
-        return (
-            naive_utc
-            if self._db.dialect == "mysql"
-            else naive_utc.isoformat(timespec="microseconds")
-        )
-
-    @staticmethod
-    def _from_db_time(value: Any) -> datetime:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-        return moment.replace(tzinfo=UTC)
 
 
 def _where(conditions: list[str]) -> str:

@@ -6,18 +6,19 @@ and its value travels as a named parameter. LIKE wildcards in search terms are e
 ``prompt`` is a word search: every word must start a word of the prompt (case and accents
 ignored). Words a full-text index can answer (letters and digits, at least 3 long, not a
 stopword) go to MySQL's FULLTEXT index or SQLite's FTS5 table; other words (short ones,
-stopwords, words with punctuation) are matched as substrings, which scans.
+stopwords, words with punctuation) are matched as substrings, which scans. A word given twice
+is searched once; how many words a search may have is capped where the filter is validated
+(``ImageFilter``), and the repository gives text searches a deadline and a share of the pool.
 ``prompt_contains`` is a literal, case-insensitive substring match: always a scan.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from datetime import UTC, datetime
 from typing import Any
 
 from app.core.models import ImageFilter
+from app.data.dialect import Dialect, fold, to_db_time
 
 LIKE_ESCAPE = "!"
 FULLTEXT_MIN_LENGTH = 3  # InnoDB's innodb_ft_min_token_size default
@@ -64,12 +65,6 @@ FULLTEXT_STOPWORDS = frozenset(
 _INDEXABLE_WORD = re.compile(r"[^\W_]+")
 
 
-def fold(text: str) -> str:
-    """Case and accents folded, as MySQL's utf8mb4_unicode_ci compares (SQLite's ``pp_fold``)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
 def like_pattern(term: str) -> str:
     """A LIKE pattern matching ``term`` anywhere, its wildcards taken literally."""
     escaped = "".join(f"{LIKE_ESCAPE}{ch}" if ch in f"%_{LIKE_ESCAPE}" else ch for ch in term)
@@ -85,13 +80,20 @@ def is_indexable(word: str) -> bool:
     )
 
 
-def db_time(moment: datetime, dialect: str) -> Any:
-    """A moment as the ``created_at`` column stores it (naive UTC; ISO text on SQLite)."""
-    naive_utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-    return naive_utc if dialect == "mysql" else naive_utc.isoformat(timespec="microseconds")
+def search_words(text: str) -> list[str]:
+    """The distinct words of a word search, in order: a repeated word adds nothing but cost."""
+    distinct: dict[str, str] = {}
+    for word in text.split():
+        distinct.setdefault(fold(word), word)
+    return list(distinct.values())
 
 
-def where_clause(filters: ImageFilter, dialect: str) -> tuple[list[str], dict[str, Any]]:
+def is_text_search(filters: ImageFilter) -> bool:
+    """Whether the filters search the prompt's text (which may scan) rather than a key."""
+    return filters.prompt is not None or filters.prompt_contains is not None
+
+
+def where_clause(filters: ImageFilter, dialect: Dialect) -> tuple[list[str], dict[str, Any]]:
     """SQL conditions (to be joined with AND) and their parameters."""
     conditions: list[str] = []
     params: dict[str, Any] = {}
@@ -103,36 +105,49 @@ def where_clause(filters: ImageFilter, dialect: str) -> tuple[list[str], dict[st
         params["filename"] = filters.filename
     if filters.created_after is not None:
         conditions.append("created_at > :created_after")
-        params["created_after"] = db_time(filters.created_after, dialect)
+        params["created_after"] = to_db_time(filters.created_after, dialect)
     if filters.created_before is not None:
         conditions.append("created_at < :created_before")
-        params["created_before"] = db_time(filters.created_before, dialect)
+        params["created_before"] = to_db_time(filters.created_before, dialect)
+    substrings: list[str] = []
     if filters.prompt is not None:
-        _word_search(filters.prompt, dialect, conditions, params)
+        words = search_words(filters.prompt)
+        _indexed_words([w for w in words if is_indexable(w)], dialect, conditions, params)
+        substrings += [w for w in words if not is_indexable(w)]
     if filters.prompt_contains is not None:
-        conditions.append(_contains("prompt_contains", dialect))
-        params["prompt_contains"] = like_pattern(filters.prompt_contains)
+        substrings.append(filters.prompt_contains)
+    _substrings(substrings, dialect, conditions, params)
     return conditions, params
 
 
-def _word_search(text: str, dialect: str, conditions: list[str], params: dict[str, Any]) -> None:
-    words = text.split()
-    indexed = [w for w in words if is_indexable(w)]
-    if indexed and dialect == "mysql":
+def _indexed_words(
+    words: list[str], dialect: Dialect, conditions: list[str], params: dict[str, Any]
+) -> None:
+    """Words the full-text index answers, each matching the start of a word of the prompt."""
+    if not words:
+        return
+    if dialect == "mysql":
         conditions.append("MATCH(prompt) AGAINST (:prompt_words IN BOOLEAN MODE)")
-        params["prompt_words"] = " ".join(f"+{w}*" for w in indexed)
-    elif indexed:
+        params["prompt_words"] = " ".join(f"+{w}*" for w in words)
+    else:
         conditions.append(
             "id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH :prompt_words)"
         )
-        params["prompt_words"] = " AND ".join(f'"{w}"*' for w in indexed)
-    for number, word in enumerate(w for w in words if not is_indexable(w)):
-        name = f"prompt_word_{number}"
-        conditions.append(_contains(name, dialect))
-        params[name] = like_pattern(word)
+        params["prompt_words"] = " AND ".join(f'"{w}"*' for w in words)
 
 
-def _contains(param: str, dialect: str) -> str:
+def _substrings(
+    terms: list[str], dialect: Dialect, conditions: list[str], params: dict[str, Any]
+) -> None:
+    """Terms the prompt must contain (case and accents ignored): these scan.
+
+    MySQL compares in C, one LIKE a term. SQLite folds in Python, so all the terms go to one
+    ``pp_contains`` call that folds each prompt once, however many terms there are.
+    """
+    names = [f"prompt_term_{number}" for number in range(len(terms))]
     if dialect == "mysql":
-        return f"prompt LIKE :{param} ESCAPE '{LIKE_ESCAPE}'"
-    return f"pp_fold(prompt) LIKE pp_fold(:{param}) ESCAPE '{LIKE_ESCAPE}'"
+        conditions += [f"prompt LIKE :{name} ESCAPE '{LIKE_ESCAPE}'" for name in names]
+        params |= {name: like_pattern(term) for name, term in zip(names, terms, strict=True)}
+    elif terms:
+        conditions.append(f"pp_contains(prompt, {', '.join(f':{name}' for name in names)})")
+        params |= {name: fold(term) for name, term in zip(names, terms, strict=True)}

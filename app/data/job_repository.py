@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +17,7 @@ from app.core.exceptions import DatabaseError
 from app.core.jobs import JobProblem, JobRecord, JobStatus
 from app.core.models import ImageDetail
 from app.data.database import Database, Row, is_duplicate_key
-from app.data.image_search import db_time
+from app.data.dialect import from_db_time, to_db_time
 
 _COLUMNS = (
     "id, owner, prompt, options, status, attempts, lease_owner, lease_expires_at, not_before,"
@@ -227,7 +227,7 @@ class SqlJobRepository:
         return True
 
     def _time(self, moment: datetime) -> Any:
-        return db_time(moment, self._db.dialect)
+        return to_db_time(moment, self._db.dialect)
 
     def _to_row(self, job: JobRecord) -> Row:
         lease = job.lease_expires_at
@@ -259,20 +259,14 @@ class SqlJobRepository:
             status=JobStatus(row["status"]),
             attempts=int(row["attempts"]),
             lease_owner=row["lease_owner"],
-            lease_expires_at=None if lease is None else read_time(lease),
-            not_before=read_time(row["not_before"]),
+            lease_expires_at=None if lease is None else from_db_time(lease),
+            not_before=from_db_time(row["not_before"]),
             error=None if row["error"] is None else JobProblem.model_validate_json(row["error"]),
             idempotency_key=row["idempotency_key"],
             request_hash=row["request_hash"],
-            created_at=read_time(row["created_at"]),
-            updated_at=read_time(row["updated_at"]),
+            created_at=from_db_time(row["created_at"]),
+            updated_at=from_db_time(row["updated_at"]),
         )
-
-
-def read_time(value: datetime | str) -> datetime:
-    """A DATETIME column (naive UTC; ISO text on SQLite) as an aware UTC datetime."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC)
 
 
 def _in_list(values: Sequence[object]) -> tuple[dict[str, str], str]:

@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 
-from app.core.content import ByteRange
+from app.core.content import ByteRange, range_position
 from app.core.image_types import media_type_for_key
 from app.core.models import ImageDetail
 from app.service.lru import BoundedLru
@@ -95,7 +95,7 @@ def requested_range(headers: Headers, image: ImageDetail) -> ByteRange | None:
     match = _RANGE.fullmatch(value.strip().replace(" ", ""))
     if match is None:
         return None
-    first, last = (int(part) if part else None for part in match.groups())
+    first, last = (range_position(part) if part else None for part in match.groups())
     if first is None and last is None:
         return None
     if first is not None and last is not None and last < first:

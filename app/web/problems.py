@@ -36,14 +36,15 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "No image with that guid, or its bytes are missing from the store",
         409: "The first request with this Idempotency-Key is still running",
         413: "The body is larger than the limit",
+        414: "The query string is longer than the limit",
         415: "The body is not JSON",
         416: "The byte range lies outside the image",
         422: "Invalid request, or the prompt was rejected",
         500: "Unexpected error",
         502: "The generator returned no usable image",
-        503: "A dependency is unavailable, generations are at capacity, or the provider is "
-        "rate limiting; see Retry-After",
-        504: "The image provider timed out",
+        503: "A dependency is unavailable, generations or searches are at capacity, or the "
+        "provider is rate limiting; see Retry-After",
+        504: "The image provider timed out, or a search ran past its time limit",
     }
     return {
         status: {

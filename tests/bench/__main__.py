@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import common, content, listing, load
+from tests.bench import common, content, listing, load, search
 
-BENCHES = {"load": load.run, "content": content.run, "listing": listing.run}
+BENCHES = {
+    "load": load.run,
+    "content": content.run,
+    "listing": listing.run,
+    "search": search.run,
+}
 
 
 def main(names: list[str]) -> int:

@@ -10,8 +10,9 @@ import pytest
 from app.core.exceptions import InvalidRequest
 from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database
+from app.data.dialect import fold
 from app.data.image_repository import SqlImageRepository
-from app.data.image_search import fold, is_indexable, like_pattern
+from app.data.image_search import is_indexable, like_pattern
 from app.data.init import init_database
 from tests.data.test_image_repository import listed, make_image
 

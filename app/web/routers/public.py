@@ -39,7 +39,7 @@ router = APIRouter(
 @router.get(
     "",
     response_model=list[ImageDetail],
-    responses=problem_responses(422),
+    responses=problem_responses(414, 422, 504),
     openapi_extra={"parameters": LISTING_PARAMETERS},
 )
 @router.get("/", response_model=list[ImageDetail], include_in_schema=False)
