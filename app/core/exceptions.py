@@ -11,7 +11,6 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     ├── RequestTooLarge              413 request_too_large        a body over the size limit
     ├── QueryTooLong                 414 query_too_long           a query string over the limit
     ├── UnsupportedMediaType         415 unsupported_media_type   a body that is not JSON
-    ├── IdempotencyInProgress        409 idempotency_in_progress  the key's first request runs
     ├── NotAuthenticated             401 not_authenticated        no valid API key
     ├── ImageNotFound                404 image_not_found          no image has that guid
     ├── JobNotFound                  404 job_not_found            no job of the caller's has that id
@@ -108,14 +107,6 @@ class UnsupportedMediaType(PixyProxyException):
     status = 415
     code = "unsupported_media_type"
     title = "Unsupported media type"
-
-
-class IdempotencyInProgress(PixyProxyException):
-    """Raised when the first request with an Idempotency-Key is still running."""
-
-    status = 409
-    code = "idempotency_in_progress"
-    title = "A request with this idempotency key is in progress"
 
 
 class NotAuthenticated(PixyProxyException):

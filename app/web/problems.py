@@ -34,7 +34,6 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         401: "Missing or invalid API key",
         404: "No image with that guid, or its bytes are missing from the store",
-        409: "The first request with this Idempotency-Key is still running",
         413: "The body is larger than the limit",
         414: "The query string is longer than the limit",
         415: "The body is not JSON",
