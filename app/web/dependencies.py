@@ -29,8 +29,8 @@ _api_key_header = APIKeyHeader(
 )
 
 
-async def get_settings(request: Request) -> Settings:
-    """The settings the running app was built with."""
+async def app_settings(request: Request) -> Settings:
+    """The settings the running app was built with (not the process's: tests build several)."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -77,7 +77,7 @@ def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
 
 
 async def require_api_key(
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(app_settings)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> str:
@@ -112,5 +112,4 @@ async def require_json_body(request: Request) -> None:
 
 CallerDep = Annotated[str, Depends(require_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
-ApiKeyDep = Depends(require_api_key)
 JsonBodyDep = Depends(require_json_body)

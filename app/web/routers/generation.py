@@ -15,7 +15,6 @@ from app.core.jobs import Job, JobStatus
 from app.core.models import ImageCreate, ImageDetail
 from app.service.jobs import job_failure
 from app.web.dependencies import (
-    ApiKeyDep,
     CallerDep,
     IdempotencyKeyDep,
     JsonBodyDep,
@@ -30,7 +29,7 @@ router = APIRouter(
     prefix="/image",
     route_class=LoggedRoute,
     tags=["images"],
-    dependencies=[ApiKeyDep, JsonBodyDep],
+    dependencies=[JsonBodyDep],
     responses=problem_responses(401, 413, 415, 422, 500, 502, 503, 504),
 )
 

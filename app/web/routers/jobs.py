@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from app.core.jobs import Job
-from app.web.dependencies import ApiKeyDep, CallerDep, jobs_of
+from app.web.dependencies import CallerDep, jobs_of
 from app.web.jobs_view import job_response
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
@@ -16,7 +16,6 @@ router = APIRouter(
     prefix="/jobs",
     route_class=LoggedRoute,
     tags=["jobs"],
-    dependencies=[ApiKeyDep],
     responses=problem_responses(401, 404, 422, 500, 503),
 )
 
