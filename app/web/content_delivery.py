@@ -53,24 +53,27 @@ class ContentResponse(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._answer_request(scope, receive, send)
+        if self.background is not None:
+            await self.background()
+
+    async def _answer_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         source = self.source
         request = Headers(scope=scope)
         fixed = _fixed_headers(source)
         if is_not_modified(request, source):
             await _answer(send, 304, list(fixed.validators))
-        else:
-            byte_range = requested_range(request, source)
-            status = 206 if byte_range else 200
-            if scope["method"] == "HEAD":
-                size = await source.size()
-                start, end = span(byte_range, size)
-                await _answer(send, status, fixed.content + _span(start, end, size, byte_range))
-            else:
-                stream = await source.open(byte_range)
-                headers = fixed.content + _span(stream.start, stream.end, stream.size, byte_range)
-                await _send_stream(scope, receive, send, status, headers, stream)
-        if self.background is not None:
-            await self.background()
+            return
+        byte_range = requested_range(request, source)
+        status = 206 if byte_range else 200
+        if scope["method"] == "HEAD":
+            size = await source.size()
+            start, end = span(byte_range, size)
+            await _answer(send, status, fixed.content + _span(start, end, size, byte_range))
+            return
+        stream = await source.open(byte_range)
+        headers = fixed.content + _span(stream.start, stream.end, stream.size, byte_range)
+        await _send_stream(scope, receive, send, status, headers, stream)
 
 
 def is_not_modified(headers: Headers, source: ContentSource) -> bool:
@@ -148,6 +151,7 @@ def _span(start: int, end: int, size: int, byte_range: ByteRange | None) -> RawH
 
 
 async def _answer(send: Send, status: int, headers: RawHeaders, body: bytes = b"") -> None:
+    # ``headers`` is sent as it is (the request log appends to it): never a cached list.
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -163,8 +167,8 @@ async def _send_stream(
     try:
         # Starlette's streaming reads each chunk in the thread pool and stops early when the
         # client goes away; the headers are ours already.
-        response = StreamingResponse(_counted(stream.chunks))
-        response.status_code, response.raw_headers = status, headers
+        response = StreamingResponse(_counted(stream.chunks), status_code=status)
+        response.raw_headers = headers
         await response(scope, receive, send)
     finally:
         with anyio.CancelScope(shield=True):
