@@ -43,9 +43,9 @@ from app.service.cursors import CursorCodec
 from app.service.generation import ImageKeeper
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
+from app.service.image_reading import ImageReader
 from app.service.job_runner import JobRunner, RunnerSettings
 from app.service.jobs import JobService
-from app.service.public import ImageReader
 from app.service.services import Services
 from app.web.errors import handle_exception
 from app.web.request_guard import RequestGuardMiddleware

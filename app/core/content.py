@@ -1,10 +1,16 @@
-"""Byte ranges and streams of stored content: what blob stores hand to the web layer."""
+"""Stored content on its way to a client: byte ranges, streams, and what a response serves.
+
+A blob store opens a ``BlobStream``; the service wraps the bytes of one image (or, later, one
+rendition of it) in a ``ContentSource``; the web layer answers any HTTP request for a source
+with one response class. Nothing here knows about HTTP frameworks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from app.core.exceptions import RangeNotSatisfiable
 
@@ -50,16 +56,25 @@ def span(byte_range: ByteRange | None, size: int) -> tuple[int, int]:
     return byte_range.resolve(size) if byte_range else (0, size - 1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BlobStream:
-    """Bytes ``start`` to ``end`` (inclusive) of an object of ``size`` bytes, in chunks."""
+    """Bytes ``start`` to ``end`` (inclusive) of an object of ``size`` bytes, in chunks.
+
+    ``body`` holds those bytes when they were read at once (small objects, or memory); then
+    ``chunks`` yields just that and ``close`` has nothing to release.
+    """
 
     size: int
     start: int
     end: int
     chunks: Iterator[bytes]
     close: Callable[[], None]
-    body: bytes | None = None  # the whole range, when it was read at once
+    body: bytes | None = None
+
+    @classmethod
+    def of_bytes(cls, body: bytes, *, size: int, start: int = 0) -> BlobStream:
+        """A stream over ``body``, held in memory: bytes from ``start`` of an object of ``size``."""
+        return cls(size, start, start + len(body) - 1, iter((body,)), _nothing_to_close, body)
 
     @property
     def length(self) -> int:
@@ -70,6 +85,40 @@ class BlobStream:
     def partial(self) -> bool:
         """Whether this is less than the whole object."""
         return self.length != self.size
+
+
+def _nothing_to_close() -> None:
+    return None
+
+
+class ContentSource(Protocol):
+    """Bytes a response can serve: what names and types them, their size, and the bytes.
+
+    ``etag`` names exactly what is served (an image, or one rendition of it), so anything
+    cached about a source's headers is keyed by it.
+    """
+
+    @property
+    def etag(self) -> str:
+        """The strong entity tag of these bytes, quoted as HTTP sends it."""
+
+    @property
+    def last_modified(self) -> datetime:
+        """When the bytes were made, in UTC, to the second as HTTP dates have it."""
+
+    @property
+    def media_type(self) -> str:
+        """The media type the bytes are served as."""
+
+    @property
+    def filename(self) -> str:
+        """The name a client saves the bytes under."""
+
+    async def size(self) -> int:
+        """The number of bytes, without reading them."""
+
+    async def open(self, byte_range: ByteRange | None = None) -> BlobStream:
+        """The bytes, or the range of them asked for (``RangeNotSatisfiable`` outside them)."""
 
 
 @dataclass(frozen=True)

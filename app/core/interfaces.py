@@ -105,7 +105,7 @@ class BlobStore(Protocol):
         """The full object key for a generated name (adds the store's prefix, if any)."""
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        """Store ``data`` under ``key``, completely or not at all."""
+        """Store ``data`` under ``key``, completely or not at all, keeping its ``content_type``."""
 
     def open(self, key: str, byte_range: ByteRange | None = None) -> BlobStream:
         """Stream the bytes under ``key`` (or a range of them); ``ContentMissing`` if absent."""

@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from app.core.content import BlobStream, ByteRange, StoredObject, span
 from app.core.exceptions import ContentMissing, StorageError, StorageUnavailable
+from app.core.image_types import media_type_for_key
 from app.core.metrics import timed_store_call
 
 CHUNK_SIZE = 1024 * 1024
@@ -37,8 +38,14 @@ class LocalBlobStore:
 
     @timed_store_call("put")
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        """Write through a temporary file and rename, so a key is whole or absent."""
+        """Write through a temporary file and rename, so a key is whole or absent.
+
+        A folder keeps an object's content type in its key's extension, as it is served: a type
+        the extension does not name is refused rather than lost.
+        """
         target = self._path(key)
+        if media_type_for_key(key) != content_type:
+            raise StorageError(f"the key {key} does not end in the extension of {content_type}")
         try:
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
             try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.service.image_reading import ImageReader
 from app.service.job_runner import JobRunner
 from app.service.jobs import JobService
-from app.service.public import ImageReader
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from app.core.exceptions import NotAuthenticated, UnsupportedMediaType
 from app.core.settings import Settings
+from app.service.image_reading import ImageReader
 from app.service.jobs import JobService
-from app.service.public import ImageReader
 from app.service.services import Services
 
 ANONYMOUS_CALLER = "anonymous"

@@ -15,6 +15,7 @@ from app.core.exceptions import (
     StorageError,
     StorageUnavailable,
 )
+from app.core.image_types import media_type_for_key
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
 from tests.fixtures import free_port
@@ -144,3 +145,29 @@ def test_local_put_leaves_no_temporary_files(tmp_path: Path) -> None:
     store.put("a.png", b"2", content_type="image/png")
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
     assert read_all(store, "a.png") == b"2"
+
+
+@pytest.mark.parametrize(
+    ("key", "content_type"),
+    [("a.png", "image/png"), ("a.jpg", "image/jpeg"), ("a.webp", "image/webp")],
+)
+def test_local_store_keeps_the_content_type_in_the_extension(
+    tmp_path: Path, key: str, content_type: str
+) -> None:
+    store = LocalBlobStore(tmp_path)
+    store.put(key, b"bytes", content_type=content_type)
+    assert media_type_for_key(key) == content_type  # what the content route serves it as
+    assert read_all(store, key) == b"bytes"
+
+
+@pytest.mark.parametrize(
+    ("key", "content_type"),
+    [("a.png", "image/jpeg"), ("a.jpg", "image/png"), ("a", "image/png"), ("a.bin", "image/avif")],
+)
+def test_local_store_refuses_a_type_its_key_does_not_name(
+    tmp_path: Path, key: str, content_type: str
+) -> None:
+    store = LocalBlobStore(tmp_path)
+    with pytest.raises(StorageError, match="extension"):
+        store.put(key, b"bytes", content_type=content_type)
+    assert list(tmp_path.iterdir()) == []

@@ -19,7 +19,7 @@ from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.service.cursors import CursorCodec
 from app.service.generators.offline import draw_image
-from app.service.public import ImageReader, _detail_weight
+from app.service.image_reading import ImageReader, _detail_weight
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +74,7 @@ async def test_unknown_guid_is_image_not_found(database: Database, store: LocalB
 async def read_all(
     reader: ImageReader, detail: ImageDetail, byte_range: ByteRange | None = None
 ) -> bytes:
-    stream = await reader.open_content(detail, byte_range)
+    stream = await (await reader.content(detail.guid)).open(byte_range)
     try:
         return b"".join(stream.chunks)
     finally:
@@ -91,7 +91,7 @@ async def test_small_content_is_served_from_memory_once_read(
     (store.root / detail.filename).unlink()  # the store can no longer answer: memory must
     assert await read_all(reader, detail) == data
     assert await read_all(reader, detail, ByteRange(2, 9)) == data[2:10]
-    assert await reader.content_size(detail) == len(data)
+    assert await (await reader.content(detail.guid)).size() == len(data)
 
 
 async def test_without_the_content_cache_every_read_goes_to_the_store(

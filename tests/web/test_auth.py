@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import LiveServer, run_app_command, start_live_server
-from tests.web.test_errors import assert_problem
+from tests.problems import assert_problem
 
 KEYS = "key-one-0123456789,key-two-abcdefghij"
 

@@ -9,7 +9,7 @@ import httpx
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fixtures import openai_settings, start_live_server, wait_until
-from tests.web.test_errors import assert_problem
+from tests.problems import assert_problem
 
 ASYNC = {"Prefer": "respond-async"}
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures import LiveServer, start_live_server
-from tests.web.test_errors import assert_problem
+from tests.problems import assert_problem
 
 
 @pytest.fixture(scope="module")

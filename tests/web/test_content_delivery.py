@@ -19,8 +19,8 @@ from tests.fixtures import (
     s3_client,
     start_live_server,
 )
+from tests.problems import assert_problem
 from tests.web.conftest import Backend
-from tests.web.test_errors import assert_problem
 
 CACHE_HEADERS = (
     "etag",

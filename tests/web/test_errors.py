@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.conftest import make_settings
+from tests.problems import assert_problem
 from tests.web.conftest import Backend
-
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "code", "request_id"}
-
-
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    """Check ``response`` (from httpx or the test client) is the problem it should be."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert set(body) >= PROBLEM_FIELDS
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"] == f"urn:pixyproxy:problem:{code}"
-    assert body["request_id"] == response.headers["x-request-id"]
-    assert "Traceback" not in response.text
-    return body
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from tests.fixtures import (
     start_live_server,
     wait_until,
 )
-from tests.web.test_errors import assert_problem
+from tests.problems import assert_problem
 
 
 @pytest.fixture

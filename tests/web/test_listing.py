@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.fixtures import LiveServer, start_live_server
-from tests.web.test_errors import assert_problem
+from tests.problems import assert_problem
 
 LINK = re.compile(r'<([^>]+)>; rel="(\w+)"')
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fixtures import FAKE_OPENAI_KEY, LiveServer, openai_settings, start_live_server
-from tests.web.test_errors import assert_problem
+from tests.problems import assert_problem
 
 
 @dataclass

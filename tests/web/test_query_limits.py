@@ -19,8 +19,8 @@ from tests.fixtures import (
     drop_scratch_database,
     start_live_server,
 )
+from tests.problems import assert_problem
 from tests.seeding import seed_images
-from tests.web.test_errors import assert_problem
 
 TEN_WORDS = "a b c d e f g h i j"
 

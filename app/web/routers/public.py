@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import RedirectResponse
 
-from app.core.content import span
 from app.core.exceptions import InvalidRequest
-from app.core.metrics import CONTENT_BYTES
 from app.core.models import ImageDetail
-from app.web.content_delivery import (
-    CONTENT_PARAMETERS,
-    ContentQuery,
-    content_headers,
-    is_not_modified,
-    requested_range,
-    span_headers,
-    validator_headers,
-)
+from app.web.content_delivery import CONTENT_PARAMETERS, ContentQuery, ContentResponse
 from app.web.dependencies import reader_of
 from app.web.listing import LISTING_PARAMETERS, ListingQuery, page_links
 from app.web.problems import problem_responses
@@ -84,37 +72,10 @@ async def get_image(guid: UUID, request: Request) -> Response:
 async def get_image_content(guid: UUID, request: Request) -> Response:
     """Get the bytes of one image: cacheable forever, with conditional and range requests."""
     query = parse_query(ContentQuery, request)
-    reader = reader_of(request)
-    image = await reader.get(guid)
-    link = await reader.content_link(image) if query.redirect else None
+    content = await reader_of(request).content(guid)
+    link = await content.link() if query.redirect else None
     if link is not None:
         return RedirectResponse(
             link.url, status_code=307, headers={"Cache-Control": f"public, max-age={link.max_age}"}
         )
-    if is_not_modified(request.headers, image):
-        return Response(status_code=304, headers=validator_headers(image))
-    byte_range = requested_range(request.headers, image)
-    headers = content_headers(image)
-    status = 206 if byte_range else 200
-    if request.method == "HEAD":
-        size = await reader.content_size(image)
-        start, end = span(byte_range, size)
-        headers |= span_headers(start, end, size, ranged=byte_range is not None)
-        return Response(status_code=status, headers=headers)
-    stream = await reader.open_content(image, byte_range)
-    headers |= span_headers(stream.start, stream.end, stream.size, ranged=byte_range is not None)
-    if stream.body is not None:
-        CONTENT_BYTES.inc(len(stream.body))
-        return Response(stream.body, status_code=status, headers=headers)
-    return StreamingResponse(
-        _counted(stream.chunks),
-        status_code=status,
-        headers=headers,
-        background=BackgroundTask(stream.close),
-    )
-
-
-def _counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    for chunk in chunks:
-        CONTENT_BYTES.inc(len(chunk))
-        yield chunk
+    return ContentResponse(content)

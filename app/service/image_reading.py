@@ -1,27 +1,23 @@
-"""Public use cases: read one image, list images, deliver an image's bytes."""
+"""Reading images: one image, pages of images, and an image's content to serve."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import partial
 from uuid import UUID
 
 import anyio.to_thread
-import structlog
 
-from app.core.content import BlobStream, ByteRange, ContentLink, span
-from app.core.exceptions import ContentMissing, NotReady, PixyProxyException
+from app.core.exceptions import NotReady, PixyProxyException
 from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
 from app.core.models import ImageDetail, ImageFilter, ImagePage
 from app.service.coalesce import Coalescer
+from app.service.content import ImageContent, StoredContent
 from app.service.cursors import CursorCodec
 from app.service.lru import BoundedLru
 
-log = structlog.get_logger(__name__)
 _READY_TIMEOUT_SECONDS = 3.0
 _CACHED_DETAIL_BYTES = 32 * 1024 * 1024
-_PREFETCH_BYTES = 256 * 1024
 _Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
 _PageKey = tuple[ImageFilter, int, int, UUID | None, bool]
 
@@ -53,11 +49,10 @@ class ImageReader:
         self._repository = repository
         self._store = store
         self._cursors = cursors
-        self._linker = linker
+        self._stored = StoredContent(store, linker=linker, cache_bytes=content_cache_bytes)
         self._details: BoundedLru[str, ImageDetail] = BoundedLru(
             _CACHED_DETAIL_BYTES, _detail_weight
         )
-        self._contents: BoundedLru[str, bytes] = BoundedLru(content_cache_bytes, len)
         self._pages: Coalescer[_PageKey, ImagePage] = Coalescer()
 
     async def get(self, guid: UUID) -> ImageDetail:
@@ -112,40 +107,9 @@ class ImageReader:
             known |= found
         return [image for image in known.values() if image is not None]
 
-    async def open_content(
-        self, image: ImageDetail, byte_range: ByteRange | None = None
-    ) -> BlobStream:
-        """Stream an image's bytes, or a range of them; a small body comes read already."""
-        cached = self._contents.get(image.filename)
-        if cached is not None:
-            return _stream_of(cached, byte_range)
-        with _reporting_missing(image):
-            stream = await anyio.to_thread.run_sync(
-                self._open_prefetched, image.filename, byte_range
-            )
-        if stream.body is not None and not stream.partial:
-            self._contents.put(image.filename, stream.body)
-        return stream
-
-    def _open_prefetched(self, key: str, byte_range: ByteRange | None) -> BlobStream:
-        # One trip to the thread pool for a small image instead of one per chunk.
-        stream = self._store.open(key, byte_range)
-        if stream.length > _PREFETCH_BYTES:
-            return stream
-        try:
-            stream.body = b"".join(stream.chunks)
-        finally:
-            stream.close()
-        stream.chunks = iter((stream.body,))
-        return stream
-
-    async def content_size(self, image: ImageDetail) -> int:
-        """The size of an image's bytes, without reading them."""
-        cached = self._contents.get(image.filename)
-        if cached is not None:
-            return len(cached)
-        with _reporting_missing(image):
-            return await anyio.to_thread.run_sync(self._store.stat, image.filename)
+    async def content(self, guid: UUID) -> ImageContent:
+        """The bytes of the image with this guid, to serve; ``ImageNotFound`` if there is none."""
+        return ImageContent.original(await self.get(guid), self._stored)
 
     async def check_ready(self) -> None:
         """Raise ``NotReady`` unless the database and the store both answer in time."""
@@ -155,31 +119,3 @@ class ImageReader:
                     await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
             except (PixyProxyException, TimeoutError) as exc:
                 raise NotReady(f"the {name} is not reachable") from exc
-
-    async def content_link(self, image: ImageDetail) -> ContentLink | None:
-        """Where a client can fetch the image's bytes directly; None when they are streamed."""
-        if self._linker is None:
-            return None
-        return await anyio.to_thread.run_sync(self._linker.link, image.filename)
-
-
-def _stream_of(data: bytes, byte_range: ByteRange | None) -> BlobStream:
-    """A stream over bytes held in memory."""
-    size = len(data)
-    start, end = span(byte_range, size)
-    body = data if (start, end) == (0, size - 1) else data[start : end + 1]
-    return BlobStream(size, start, end, iter((body,)), _nothing_to_close, body=body)
-
-
-def _nothing_to_close() -> None:
-    return None
-
-
-@contextmanager
-def _reporting_missing(image: ImageDetail) -> Iterator[None]:
-    """Log, once per request, that an image's row exists but its bytes are gone."""
-    try:
-        yield
-    except ContentMissing:
-        log.error("content_missing", guid=str(image.guid), key=image.filename)
-        raise
