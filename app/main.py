@@ -8,11 +8,11 @@ import gc
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from app.core.exceptions import ConfigurationError, PixyProxyException
-from app.core.interfaces import ContentLinker, ImageGenerator
+from app.core.interfaces import BlobStore, ContentLinker, ImageGenerator, Presigner
 from app.core.log_setup import configure_logging
 from app.core.settings import Settings, get_settings
 from app.data.blob_local import LocalBlobStore
@@ -46,11 +46,12 @@ from app.service.generators.openai import OpenAIImageGenerator
 from app.service.image_reading import ImageReader
 from app.service.job_runner import JobRunner, RunnerSettings
 from app.service.jobs import JobService
+from app.service.readiness import Readiness
 from app.service.services import Services
 from app.web.errors import handle_exception
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import gallery, generation, health, jobs, metrics, public
+from app.web.routers import gallery, generation, health, images, jobs, metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -73,29 +74,43 @@ def _s3_client(settings: Settings, endpoint_url: str | None) -> S3Client:
     )
 
 
-def build_store(settings: Settings) -> LocalBlobStore | S3BlobStore:
+@dataclass(frozen=True)
+class StoreParts:
+    """The store that the settings name, what it can sign (a bucket), and how to prepare it."""
+
+    store: BlobStore
+    presigner: Presigner | None
+    prepare: Callable[[], None]
+
+
+def build_store(settings: Settings) -> StoreParts:
     """The blob store that ``PIXY_STORAGE_URL`` names."""
     scheme, _, rest = settings.storage_url.partition("://")
     if scheme == "file" and rest:
-        return LocalBlobStore(Path(rest))
+        folder = LocalBlobStore(Path(rest))
+        return StoreParts(folder, presigner=None, prepare=folder.ensure_ready)
     if scheme == "s3" and rest.split("/", 1)[0]:
         bucket, _, prefix = rest.partition("/")
         client = _s3_client(settings, settings.s3_endpoint_url)
         signing_client = None
         if settings.s3_public_endpoint_url:
             signing_client = _s3_client(settings, settings.s3_public_endpoint_url)
-        return S3BlobStore(client, bucket, prefix, signing_client=signing_client)
+        s3 = S3BlobStore(client, bucket, prefix, signing_client=signing_client)
+        prepare = partial(
+            s3.ensure_ready, create=settings.s3_create_bucket, region=settings.s3_region
+        )
+        return StoreParts(s3, presigner=s3, prepare=prepare)
     raise ConfigurationError("PIXY_STORAGE_URL must be file://<folder> or s3://<bucket>[/<prefix>]")
 
 
-def build_linker(settings: Settings, store: LocalBlobStore | S3BlobStore) -> ContentLinker | None:
+def build_linker(settings: Settings, presigner: Presigner | None) -> ContentLinker | None:
     """Where redirect mode sends clients, or None when content is streamed."""
     if settings.content_delivery == "stream":
         return None
     if settings.public_base_url:
         return PublicBaseLinks(settings.public_base_url)
-    if isinstance(store, S3BlobStore):
-        return PresignedLinks(store, ttl=settings.presign_ttl)
+    if presigner is not None:
+        return PresignedLinks(presigner, ttl=settings.presign_ttl)
     raise ConfigurationError(
         "PIXY_CONTENT_DELIVERY=redirect needs a bucket (PIXY_STORAGE_URL=s3://...) "
         "or PIXY_PUBLIC_BASE_URL: a local folder has no URL to redirect to"
@@ -129,7 +144,8 @@ class DataParts:
 
     database: Database
     images: SqlImageRepository
-    store: LocalBlobStore | S3BlobStore
+    store: BlobStore
+    presigner: Presigner | None
 
     def close(self) -> None:
         """Close pooled database connections."""
@@ -142,16 +158,12 @@ def open_data(settings: Settings) -> DataParts:
     try:
         init_database(database)
         store = build_store(settings)
-        if isinstance(store, S3BlobStore):
-            store.ensure_ready(create=settings.s3_create_bucket, region=settings.s3_region)
-        else:
-            store.ensure_ready()
+        store.prepare()
     except BaseException:
         database.close()
         raise
-    return DataParts(
-        database, SqlImageRepository(database, listing_timeout=settings.listing_timeout), store
-    )
+    images = SqlImageRepository(database, listing_timeout=settings.listing_timeout)
+    return DataParts(database, images, store.store, store.presigner)
 
 
 def _build_services(settings: Settings, data: DataParts, generator: ImageGenerator) -> Services:
@@ -160,7 +172,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         repository=data.images,
         store=data.store,
         cursors=cursors,
-        linker=build_linker(settings, data.store),
+        linker=build_linker(settings, data.presigner),
         content_cache_bytes=settings.content_cache_bytes,
     )
     jobs_repository = SqlJobRepository(data.database)
@@ -192,8 +204,13 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         ),
         on_finished=jobs.finished,
     )
+    readiness = Readiness({"database": data.images.ping, "store": data.store.check})
     return Services(
-        reader=reader, jobs=jobs, runner=runner, sync_wait_seconds=settings.sync_wait_seconds
+        reader=reader,
+        jobs=jobs,
+        runner=runner,
+        readiness=readiness,
+        sync_wait_seconds=settings.sync_wait_seconds,
     )
 
 
@@ -237,9 +254,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _freeze_startup_objects() -> None:
     """Keep what start-up built out of the garbage collector's full passes while serving.
 
-    A full pass scanned every object that imports and clients made, 45 ms each here; a listing
-    load set one off every quarter second, a seventh of the time and all of its p99 (53 ms; 11 ms
-    frozen). Frozen, the passes scan only what requests made.
+    A full pass scans every object that imports and clients made, and a listing load sets one off
+    several times a second: most of the listing's p99 was these passes (see README,
+    Performance). Frozen, the passes scan only what requests made.
     """
     gc.collect()
     gc.freeze()
@@ -256,14 +273,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
         redirect_slashes=False,
         # Requests are logged and counted by PixyProxy itself (structlog, Prometheus). FastAPI's
-        # own OpenTelemetry looked up the global providers on every request (6 us) to find none.
+        # own OpenTelemetry would look up the global providers on every request to find none.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.shutting_down = False
     app.state.on_drain = []  # called when SIGTERM starts the drain (see app.__main__)
     # Routes are matched in order: the image routes, which take nearly all traffic, first.
-    add_routes_unnested(app, public.router)
+    add_routes_unnested(app, images.router)
     app.include_router(generation.router)
     app.include_router(jobs.router)
     app.include_router(health.router)
@@ -281,8 +298,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def add_routes_unnested(app: FastAPI, router: APIRouter) -> None:
     """Put a router's routes on the app's own router, where each request matches them once.
 
-    FastAPI (0.165) keeps an included router nested and matches its routes twice a request: 17 us
-    of a 160 us cached GET. ``app.dependency_overrides`` would not reach routes added this way,
+    FastAPI keeps an included router nested and matches its routes twice a request, a cost the
+    hot reads measurably paid. ``app.dependency_overrides`` would not reach routes added this way,
     so they may have no dependencies at all (parameters and the request are fine).
     """
     for route in router.routes:

@@ -23,14 +23,18 @@ from tests.conftest import make_settings
     [("file://./images", Path("images")), ("file:///srv/pixy", Path("/srv/pixy"))],
 )
 def test_file_urls_build_a_local_store(url: str, root: Path) -> None:
-    store = build_store(make_settings(storage_url=url))
+    parts = build_store(make_settings(storage_url=url))
+    store = parts.store
     assert isinstance(store, LocalBlobStore)
+    assert parts.presigner is None  # a folder has no URLs to sign
     assert store.root == root
 
 
 def test_s3_url_builds_an_s3_store_with_prefix(s3_env: dict[str, str]) -> None:
-    store = build_store(make_settings(storage_url="s3://my-bucket/some/prefix"))
+    parts = build_store(make_settings(storage_url="s3://my-bucket/some/prefix"))
+    store = parts.store
     assert isinstance(store, S3BlobStore)
+    assert parts.presigner is store
     assert (store.bucket, store.key_for("a.png")) == ("my-bucket", "some/prefix/a.png")
 
 

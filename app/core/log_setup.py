@@ -1,4 +1,4 @@
-"""Logging: structlog configured once, one line per event in the format of DESIGN §4.
+"""Logging: structlog configured once, one line per event in the README's format ("Logs").
 
     2026-11-21 06:04:01,123 INFO web1-20261121060401123-42-7 [42] [create_image:25] REQUEST START
 

@@ -8,7 +8,6 @@ from uuid import UUID
 
 import anyio.to_thread
 
-from app.core.exceptions import NotReady, PixyProxyException
 from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
 from app.core.models import ImageDetail, ImageFilter, ImagePage
 from app.service.coalesce import Coalescer
@@ -16,7 +15,6 @@ from app.service.content import ImageContent, StoredContent
 from app.service.cursors import CursorCodec
 from app.service.lru import BoundedLru
 
-_READY_TIMEOUT_SECONDS = 3.0
 _CACHED_DETAIL_BYTES = 32 * 1024 * 1024
 _Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
 _PageKey = tuple[ImageFilter, int, int, UUID | None, bool]
@@ -110,12 +108,3 @@ class ImageReader:
     async def content(self, guid: UUID) -> ImageContent:
         """The bytes of the image with this guid, to serve; ``ImageNotFound`` if there is none."""
         return ImageContent.original(await self.get(guid), self._stored)
-
-    async def check_ready(self) -> None:
-        """Raise ``NotReady`` unless the database and the store both answer in time."""
-        for name, check in (("database", self._repository.ping), ("store", self._store.check)):
-            try:
-                with anyio.fail_after(_READY_TIMEOUT_SECONDS):
-                    await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
-            except (PixyProxyException, TimeoutError) as exc:
-                raise NotReady(f"the {name} is not reachable") from exc

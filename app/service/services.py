@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.service.image_reading import ImageReader
 from app.service.job_runner import JobRunner
 from app.service.jobs import JobService
+from app.service.readiness import Readiness
 
 
 @dataclass(frozen=True)
@@ -16,4 +17,5 @@ class Services:
     reader: ImageReader
     jobs: JobService
     runner: JobRunner
+    readiness: Readiness
     sync_wait_seconds: float

@@ -1,4 +1,4 @@
-"""API keys on private routes (DESIGN §5), over HTTP against a live server."""
+"""API keys on private routes (README, "Generate an image"), over HTTP against a live server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN §1, over HTTP against a live server on each backend."""
+"""The HTTP contract (README, "The API"), over HTTP against a live server on each backend."""
 
 from __future__ import annotations
 

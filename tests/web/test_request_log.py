@@ -1,4 +1,4 @@
-"""Request logging per DESIGN §4, read back from a live server's output."""
+"""Request logging as the README ("Logs") describes it, read back from a live server's output."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.core.exceptions import NotReady
-from app.web.dependencies import reader_of
+from app.web.dependencies import services_of
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -23,5 +23,5 @@ async def readyz(request: Request) -> dict[str, str]:
     """The database and the store answer, and the process is not shutting down."""
     if request.app.state.shutting_down:
         raise NotReady("shutting down")
-    await reader_of(request).check_ready()
+    await services_of(request).readiness.check()
     return {"status": "ready"}
