@@ -82,6 +82,13 @@ def test_metrics_count_requests_by_route_template(tmp_path: Path) -> None:
     )
     assert value(found, "pixyproxy_generations_total", outcome="ok") == 1
     assert value(found, "pixyproxy_generation_duration_seconds_count", outcome="ok") == 1
+    for status in ("queued", "running", "succeeded"):
+        assert value(found, "pixyproxy_jobs_total", status=status) == 1
+    assert value(found, "pixyproxy_job_queued_seconds_count") == 1
+    assert value(found, "pixyproxy_job_attempts_count") == 1
+    assert value(found, "pixyproxy_provider_call_duration_seconds_count", outcome="ok") == 1
+    assert value(found, "pixyproxy_jobs_running") == 0
+    assert value(found, "pixyproxy_image_budget_bytes") == 0  # given back once stored
     assert value(found, "pixyproxy_content_bytes_sent_total") == len(content.content)
     assert value(found, "pixyproxy_database_call_duration_seconds_count", statement="insert") >= 1
     assert value(found, "pixyproxy_database_call_duration_seconds_count", statement="select") >= 2
