@@ -22,7 +22,11 @@ from structlog.typing import EventDict, Processor
 
 CALLSITE_KEY = "callsite"
 """An event may name the code it speaks for as ``callsite=(function, line)``."""
-_PLAIN_VALUE = re.compile(r"[^ \"'=\n]+")  # anything else is quoted
+# Bare only when printable and free of what separates or quotes fields: anything else is written
+# as its repr, which escapes every character that could end a line (CR, LF, VT, FF, NEL, U+2028,
+# U+2029) or drive a terminal (ESC and every other control, bidi overrides), so no value a client
+# sends can forge or erase a log line.
+_PLAIN_VALUE = re.compile(r"[^ \"'=]+")
 _LOGGING_MODULES = ("structlog", "logging", "app.core.log_setup")
 
 
@@ -80,19 +84,30 @@ def _render_text(_: Any, __: str, event: EventDict) -> str:
     head = (
         f"{event.pop('timestamp')} {event.pop('level', 'info').upper()} "
         f"{event.pop('request_id', '-')} [{event.pop('thread', '-')}] "
-        f"[{event.pop('func_name', '?')}:{event.pop('lineno', 0)}] {event.pop('event', '')}"
+        f"[{event.pop('func_name', '?')}:{event.pop('lineno', 0)}] "
+        f"{_escaped(str(event.pop('event', '')))}"
     )
     trace = event.pop("exception", None)
     detail = " ".join([f"{key}={_text_value(value)}" for key, value in event.items()])
     line = f"{head} {detail}" if detail else head
-    return f"{line}\n{trace}" if trace else line
+    if not trace:
+        return line
+    # A traceback keeps its own line breaks; what its lines quote (a message, a path) is escaped.
+    return "\n".join([line, *map(_escaped, trace.split("\n"))])
 
 
 def _text_value(value: object) -> str:
     if type(value) is int or type(value) is float:
         return str(value)
     text = str(value)
-    return text if _PLAIN_VALUE.fullmatch(text) else repr(text)
+    return text if text.isprintable() and _PLAIN_VALUE.fullmatch(text) else repr(text)
+
+
+def _escaped(text: str) -> str:
+    """``text`` with each character that is not printable written as its escape (``\\x1b``)."""
+    if text.isprintable():
+        return text
+    return "".join([char if char.isprintable() else repr(char)[1:-1] for char in text])
 
 
 def _shared_processors() -> list[Processor]:

@@ -6,7 +6,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from app.core.log_setup import UtcClock, _text_value
+from app.core.log_setup import UtcClock, _render_text, _text_value
 
 
 def test_clock_text_is_utc_to_the_millisecond() -> None:
@@ -39,3 +39,28 @@ def test_values_with_spaces_quotes_or_equals_are_quoted() -> None:
     assert _text_value('say "hi"') == "'say \"hi\"'"
     assert _text_value("") == "''"
     assert _text_value("line\nbreak") == "'line\\nbreak'"
+
+
+# Characters that end a line somewhere (a terminal, str.splitlines, a log viewer) or drive a
+# terminal: none may reach a text log line raw.
+LINE_FORGERS = ["\x1b[2K", "\r", "\n", "\t", "\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\u202e"]
+
+
+def test_values_with_controls_or_line_breaks_are_escaped() -> None:
+    for forger in LINE_FORGERS:
+        written = _text_value(f"/image/a{forger}b")
+        assert written.isprintable(), repr(written)
+        assert forger not in written
+
+
+def test_event_and_traceback_text_are_escaped_but_lines_of_a_traceback_stay() -> None:
+    event = {
+        "timestamp": "t",
+        "event": "uvicorn says \x1b[2K\rforged",
+        "exception": "Traceback:\n  ValueError: bad \u2028 2026-01-01 INFO forged",
+    }
+    lines = _render_text(None, "info", event).split("\n")
+    assert len(lines) == 3
+    assert all(line.isprintable() for line in lines)
+    assert lines[0].endswith("uvicorn says \\x1b[2K\\rforged")
+    assert lines[2] == "  ValueError: bad \\u2028 2026-01-01 INFO forged"

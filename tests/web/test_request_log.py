@@ -105,3 +105,25 @@ def test_json_format_renders_the_same_fields(tmp_path: Path) -> None:
         assert event["level"] == "info"
         assert {"timestamp", "thread", "lineno", "method", "path"} <= set(event)
     assert mine[1]["status"] == 200
+
+
+def test_control_characters_from_a_path_cannot_forge_log_lines(tmp_path: Path) -> None:
+    """ESC, CR, LF, tab, NEL and U+2028 in a path are written escaped, never raw."""
+    server = start_live_server(tmp_path)
+    try:
+        # No space, quote or LF, which were escaped before: the rest reached the log raw.
+        forged = "/x%1b[2K%0dINFO:forged%09%0b%0c%C2%85%E2%80%A8%E2%80%AEend"
+        with server.client() as client:
+            rid = client.get(forged).headers["x-request-id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and server.log_path.read_text().count(rid) < 2:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    # Read raw: splitlines() would itself break at CR, NEL and U+2028.
+    lines = server.log_path.read_text(encoding="utf-8").split("\n")
+    mine = [line for line in lines if rid in line]
+    assert len(mine) == 2
+    assert all(line.isprintable() for line in lines)
+    escaped = r"path='/x\x1b[2K\rINFO:forged\t\x0b\x0c\x85\u2028\u202eend'"
+    assert all(escaped in line for line in mine)
