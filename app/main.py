@@ -24,7 +24,6 @@ from botocore.config import Config
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from app.core.exceptions import ConfigurationError, PixyProxyException
@@ -285,7 +284,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(health.router)
     app.include_router(gallery.router)
-    app.mount("/static", StaticFiles(directory=gallery.STATIC_DIR), name="static")
+    app.mount("/static", gallery.static_assets(), name="static")
     if settings.metrics_enabled and settings.metrics_port is None:
         app.include_router(metrics.router)
     for handled in (PixyProxyException, RequestValidationError, HTTPException):

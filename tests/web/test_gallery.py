@@ -75,6 +75,23 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+@pytest.mark.parametrize(
+    "path", ["/", "/gallery", "/static/index.html", "/static/gallery.js", "/static/gallery.css"]
+)
+def test_every_gallery_file_carries_the_policy(gallery_server: LiveServer, path: str) -> None:
+    """The page under /static is the working gallery too: no way around the policy to frame it."""
+    with gallery_server.client() as client:
+        response = client.get(path)
+        revalidated = client.get(path, headers={"If-None-Match": response.headers["etag"]})
+    assert response.status_code == 200
+    assert revalidated.status_code in (200, 304)
+    for answer in (response, revalidated):
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy
+        assert "script-src 'self'" in policy
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
 def test_grid_shows_the_newest_images_and_load_more_appends(
     gallery_server: LiveServer, page: Any
 ) -> None:
