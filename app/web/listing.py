@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field
+from starlette.datastructures import URL
 from starlette.requests import Request
 
 from app.core.models import ImageFilter
@@ -12,12 +13,24 @@ MAX_OFFSET = 100_000_000
 
 
 def page_links(request: Request, next_cursor: str | None) -> str:
-    """RFC 8288 links to the first page and, unless this is the last, the next one."""
+    """RFC 8288 links to the first page and, unless this is the last, the next one.
+
+    The targets are relative references (``/image/?limit=3``), resolved by the client against
+    the URL it asked for: behind a TLS load balancer that is ``https://`` and the public host,
+    which this process cannot know (an absolute ``http://`` link failed under the gallery's CSP).
+    """
     first = request.url.remove_query_params(["cursor", "offset"])
-    links = [f'<{first}>; rel="first"']
+    links = [f'<{_relative(first)}>; rel="first"']
     if next_cursor is not None:
-        links.insert(0, f'<{first.include_query_params(cursor=next_cursor)}>; rel="next"')
+        links.insert(
+            0, f'<{_relative(first.include_query_params(cursor=next_cursor))}>; rel="next"'
+        )
     return ", ".join(links)
+
+
+def _relative(url: URL) -> str:
+    """The path and query of ``url``: a reference relative to the request's origin."""
+    return f"{url.path}?{url.query}" if url.query else url.path
 
 
 class ListingQuery(ImageFilter):

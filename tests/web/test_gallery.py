@@ -112,6 +112,32 @@ def test_grid_shows_the_newest_images_and_load_more_appends(
     page.screenshot(path=str(ARTIFACTS / "desktop.png"), full_page=False)
 
 
+def test_load_more_follows_a_link_written_for_another_origin(
+    gallery_server: LiveServer, page: Any
+) -> None:
+    """An absolute http:// Link (a server behind a TLS proxy) is followed on the page's origin.
+
+    The page is opened as localhost while the Link names 127.0.0.1: another origin, which the
+    page's own CSP (connect-src 'self') forbids it to fetch.
+    """
+    port = gallery_server.base_url.rsplit(":", 1)[1]
+
+    def absolute_links(route: Any) -> None:
+        response = route.fetch()
+        headers = dict(response.headers)
+        headers["link"] = headers["link"].replace("</", f"<http://127.0.0.1:{port}/")
+        route.fulfill(response=response, headers=headers)
+
+    page.route("**/image/?*", absolute_links)
+    page.goto(f"http://localhost:{port}/gallery")
+    tiles = page.locator("#grid li")
+    tiles.nth(23).wait_for()
+    page.click("#more")
+    tiles.nth(29).wait_for()
+    assert tiles.count() == 30
+    assert page.locator("#error").is_hidden()
+
+
 def test_search_narrows_the_grid_and_the_url_reflects_it(
     gallery_server: LiveServer, page: Any
 ) -> None:

@@ -38,7 +38,7 @@ def test_link_headers_walk_every_page_once(seeded: tuple[LiveServer, list[dict[s
     with server.client() as client:
         response = client.get("/image/", params={"limit": 3})
         first_links = links(response)
-        assert first_links["first"] == f"{server.base_url}/image/?limit=3"
+        assert first_links["first"] == "/image/?limit=3"  # relative: resolved against the request
         while True:
             assert response.status_code == 200
             seen += [image["guid"] for image in response.json()]
@@ -48,6 +48,29 @@ def test_link_headers_walk_every_page_once(seeded: tuple[LiveServer, list[dict[s
             assert links(response)["first"] == first_links["first"]
             response = client.get(next_url)
     assert seen == [image["guid"] for image in reversed(made)]
+
+
+def test_links_stay_on_the_scheme_and_host_the_client_used(
+    seeded: tuple[LiveServer, list[dict[str, str]]],
+) -> None:
+    """Behind a TLS load balancer, Link must not say http://.
+
+    The balancer's X-Forwarded-Proto is not trusted from its address, so the server sees a plain
+    HTTP request for the public host: what it answers must resolve against what the client asked.
+    """
+    server, _ = seeded
+    asked = "https://pixy.example/image/?limit=2&prompt=duck"
+    with server.client() as client:
+        response = client.get(
+            "/image/?limit=2&prompt=duck",
+            headers={"Host": "pixy.example"},
+        )
+    found = links(response)
+    assert set(found) == {"first", "next"}
+    for target in found.values():
+        resolved = httpx.URL(asked).join(target)
+        assert (resolved.scheme, resolved.host, resolved.path) == ("https", "pixy.example", "/image/")
+    assert "cursor=" in found["next"]
 
 
 def test_last_page_has_no_next_link(seeded: tuple[LiveServer, list[dict[str, str]]]) -> None:

@@ -12,9 +12,16 @@ function nextLink(response) {
   const header = response.headers.get("Link") || "";
   for (const part of header.split(",")) {
     const match = part.match(/<([^>]+)>\s*;\s*rel="next"/);
-    if (match) return match[1];
+    if (match) return loadable(new URL(match[1], response.url));
   }
   return null;
+}
+
+// The page's CSP (connect-src 'self') lets it fetch from its own origin only. Links are relative,
+// but a server behind a TLS proxy may still write an absolute http:// one: the same path and
+// query on this origin is the page it means, where a cross-origin fetch would fail unseen.
+function loadable(url) {
+  return url.origin === location.origin ? url.href : `${url.pathname}${url.search}`;
 }
 
 async function problemOf(response) {
@@ -61,7 +68,13 @@ function showImages(images, { replace }) {
 }
 
 async function loadPage(url, { replace }) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: "application/json" } });
+  } catch (error) {
+    showError({ title: "The service could not be reached", detail: String(error) });
+    return;
+  }
   if (!response.ok) {
     showError(await problemOf(response));
     return;
