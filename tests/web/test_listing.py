@@ -69,7 +69,8 @@ def test_links_stay_on_the_scheme_and_host_the_client_used(
     assert set(found) == {"first", "next"}
     for target in found.values():
         resolved = httpx.URL(asked).join(target)
-        assert (resolved.scheme, resolved.host, resolved.path) == ("https", "pixy.example", "/image/")
+        assert resolved.scheme == "https"
+        assert (resolved.host, resolved.path) == ("pixy.example", "/image/")
     assert "cursor=" in found["next"]
 
 
