@@ -48,6 +48,7 @@ from app.service.jobs import JobService
 from app.service.readiness import Readiness
 from app.service.services import Services
 from app.web.errors import handle_exception
+from app.web.exposure import watch_listening_sockets
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import gallery, generation, health, images, jobs, metrics
@@ -238,9 +239,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         content_delivery=settings.content_delivery,
         runner=services.runner.runner_id,
     )
+    # PIXY_HOST is not where `uvicorn --host` or gunicorn bind: check the sockets themselves.
+    exposure_watch = asyncio.create_task(watch_listening_sockets(settings))
     try:
         yield
     finally:
+        exposure_watch.cancel()
         gc.unfreeze()
         await services.runner.drain(settings.shutdown_grace_seconds)
         runner.cancel()

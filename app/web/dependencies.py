@@ -20,6 +20,7 @@ from app.core.settings import Settings
 from app.service.image_reading import ImageReader
 from app.service.jobs import JobService
 from app.service.services import Services
+from app.web.exposure import require_local_peer
 
 ANONYMOUS_CALLER = "anonymous"
 
@@ -77,6 +78,7 @@ def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
 
 
 async def require_api_key(
+    request: Request,
     settings: Annotated[Settings, Depends(app_settings)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
@@ -87,6 +89,7 @@ async def require_api_key(
     """
     keys = tuple(key.get_secret_value() for key in settings.api_keys)
     if not keys:
+        require_local_peer(request.scope)  # open only to this machine, however it is served
         return ANONYMOUS_CALLER
     candidate = bearer.credentials if bearer else header_key
     if not candidate or not key_matches(candidate, keys):
