@@ -26,6 +26,7 @@ from app.core.metrics import registry
 from app.core.settings import Settings, get_settings
 from app.main import create_app, open_data
 from app.service.reconcile import reconcile
+from app.web.http_limits import LIMITED_PROTOCOL
 
 
 class DrainingServer(uvicorn.Server):
@@ -67,7 +68,11 @@ def serve(settings: Settings) -> int:
         "log_config": None,
         "access_log": False,
         "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "timeout_graceful_shutdown": round(settings.shutdown_grace_seconds),
+        # Heads bounded in size and time, connections in number (app/web/http_limits.py).
+        "http": LIMITED_PROTOCOL,
+        "timeout_keep_alive": settings.keep_alive_timeout,
     }
     if settings.workers > 1:
         # Workers are separate processes: their metrics meet in a shared folder.

@@ -49,6 +49,7 @@ from app.service.readiness import Readiness
 from app.service.services import Services
 from app.web.errors import handle_exception
 from app.web.exposure import watch_listening_sockets
+from app.web.http_limits import HeadLimitMiddleware
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import gallery, generation, health, images, jobs, metrics
@@ -294,6 +295,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for handled in (PixyProxyException, RequestValidationError, HTTPException):
         app.add_exception_handler(handled, handle_exception)
     app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadLimitMiddleware, max_bytes=settings.max_header_bytes)
     app.add_middleware(RequestLogMiddleware)  # outermost: logs and answers for all within
     return app
 

@@ -181,6 +181,29 @@ def wait_until(condition: Callable[[], bool], *, seconds: float = 30) -> None:
         time.sleep(0.1)
 
 
+def start_uvicorn(workdir: Path, *options: str, **settings: str) -> LiveServer:
+    """``uvicorn app.main:app OPTIONS`` on 127.0.0.1, as the README's other-server lines run it."""
+    port = free_port()
+    env = clean_environment(PYTHONPATH=str(PROJECT_ROOT), **settings)
+    log_path = workdir / f"uvicorn-{port}.log"
+    command = ["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, *command, *options],
+            cwd=workdir,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(process, f"http://127.0.0.1:{port}", log_path, workdir)
+    try:
+        wait_until_answers(f"{server.base_url}/healthz", process)
+    except RuntimeError as exc:
+        server.stop()
+        raise RuntimeError(f"{exc}:\n{log_path.read_text()}") from exc
+    return server
+
+
 def wait_until_answers(url: str, process: subprocess.Popen[Any], seconds: float = 30) -> None:
     """Wait for ``url`` to answer anything over HTTP; fail if ``process`` dies first."""
     deadline = time.monotonic() + seconds

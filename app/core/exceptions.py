@@ -10,6 +10,8 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     │   └── IdempotencyKeyReused     422 idempotency_key_reused   same key, another body
     ├── RequestTooLarge              413 request_too_large        a body over the size limit
     ├── QueryTooLong                 414 query_too_long           a query string over the limit
+    ├── RequestHeadersTooLarge       431 request_headers_too_large  a head over the size limit
+    ├── RequestTimeout               408 request_timeout          a head not sent in time
     ├── UnsupportedMediaType         415 unsupported_media_type   a body that is not JSON
     ├── NotAuthenticated             401 not_authenticated        no valid API key
     ├── ImageNotFound                404 image_not_found          no image has that guid
@@ -99,6 +101,22 @@ class QueryTooLong(PixyProxyException):
     status = 414
     code = "query_too_long"
     title = "Query string too long"
+
+
+class RequestHeadersTooLarge(PixyProxyException):
+    """Raised when a request line and headers together exceed the configured limit."""
+
+    status = 431
+    code = "request_headers_too_large"
+    title = "Request headers too large"
+
+
+class RequestTimeout(PixyProxyException):
+    """Raised when a client does not finish sending a request's headers in time."""
+
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
 
 
 class UnsupportedMediaType(PixyProxyException):

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    max_header_bytes: int = Field(default=65_536, ge=4_096, le=1_048_576)
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    keep_alive_timeout: int = Field(default=5, ge=1, le=3_600)
+    max_connections: int = Field(default=1_000, ge=1, le=100_000)
+    forwarded_allow_ips: str = "127.0.0.1"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
