@@ -18,7 +18,7 @@ from tests.fixtures import (
     start_live_server,
     wait_until_answers,
 )
-from tests.web.test_errors import assert_problem
+from tests.problems import assert_problem
 
 
 def outward_address() -> str | None:

@@ -12,7 +12,7 @@ import pytest
 
 from app.web.http_limits import LIMITED_PROTOCOL
 from tests.fixtures import LiveServer, start_live_server, start_uvicorn
-from tests.web.test_errors import PROBLEM_FIELDS, assert_problem
+from tests.problems import PROBLEM_FIELDS, assert_problem
 
 HEAD_LIMIT = 16_384
 
