@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from app.core.callers import key_id
 from app.core.exceptions import ConfigurationError, PixyProxyException
 from app.core.interfaces import BlobStore, ContentLinker, ImageGenerator, Presigner
 from app.core.log_setup import configure_logging
@@ -36,6 +37,7 @@ from app.data.database import Database, open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
+from app.data.usage_repository import SqlUsageRepository
 from app.service.byte_budget import ByteBudget
 from app.service.content_links import PresignedLinks, PublicBaseLinks
 from app.service.cursors import CursorCodec
@@ -45,14 +47,16 @@ from app.service.generators.openai import OpenAIImageGenerator
 from app.service.image_reading import ImageReader
 from app.service.job_runner import JobRunner, RunnerSettings
 from app.service.jobs import JobService
+from app.service.options import ModelCatalog
 from app.service.readiness import Readiness
 from app.service.services import Services
+from app.service.usage import UsageService
 from app.web.errors import handle_exception
 from app.web.exposure import watch_listening_sockets
 from app.web.http_limits import HeadLimitMiddleware
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import gallery, generation, health, images, jobs, metrics
+from app.web.routers import gallery, generation, health, images, jobs, metrics, usage
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -136,7 +140,7 @@ def build_generator(settings: Settings) -> ImageGenerator:
         # concurrent generations: a quarter less CPU, 1.55 s -> 1.4 s against a 1 s provider.
         http_client=openai.DefaultAioHttpClient(),
     )
-    return OpenAIImageGenerator(client, model=settings.openai_model, size=settings.openai_size)
+    return OpenAIImageGenerator(client, size=settings.openai_size)
 
 
 @dataclass
@@ -183,17 +187,29 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         if runner is not None:
             runner.wake()
 
+    catalog = ModelCatalog(
+        models=settings.models(),
+        sizes=settings.openai_model_sizes,
+        prices=settings.openai_prices,
+    )
     jobs = JobService(
         jobs=jobs_repository,
         images=data.images,
+        catalog=catalog,
         queue_limit=settings.job_queue_limit,
+        hourly_limit=settings.key_images_per_hour,
         idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
         wake_runner=wake_runner,
     )
     runner = JobRunner(
         jobs=jobs_repository,
         generator=generator,
-        keeper=ImageKeeper(store=data.store, jobs=jobs_repository, images=data.images),
+        keeper=ImageKeeper(
+            store=data.store,
+            jobs=jobs_repository,
+            images=data.images,
+            cost_microusd=catalog.cost_microusd,
+        ),
         budget=ByteBudget(settings.image_memory_bytes),
         runner_id=runner_identity(),
         settings=RunnerSettings(
@@ -211,6 +227,10 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         jobs=jobs,
         runner=runner,
         readiness=readiness,
+        usage=UsageService(
+            source=SqlUsageRepository(data.database),
+            names={key_id(key.key): key.name for key in settings.named_keys() if key.name},
+        ),
         sync_wait_seconds=settings.sync_wait_seconds,
     )
 
@@ -287,6 +307,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_routes_unnested(app, images.router)
     app.include_router(generation.router)
     app.include_router(jobs.router)
+    app.include_router(usage.router)
     app.include_router(health.router)
     app.include_router(gallery.router)
     app.mount("/static", gallery.static_assets(), name="static")

@@ -13,7 +13,9 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     ├── RequestHeadersTooLarge       431 request_headers_too_large  a head over the size limit
     ├── RequestTimeout               408 request_timeout          a head not sent in time
     ├── UnsupportedMediaType         415 unsupported_media_type   a body that is not JSON
+    ├── BudgetExceeded               429 budget_exceeded          the key's images per hour
     ├── NotAuthenticated             401 not_authenticated        no valid API key
+    ├── Forbidden                    403 forbidden                the key may not do this
     ├── ImageNotFound                404 image_not_found          no image has that guid
     ├── JobNotFound                  404 job_not_found            no job of the caller's has that id
     ├── ContentMissing               404 content_missing          a row whose bytes are gone
@@ -127,12 +129,28 @@ class UnsupportedMediaType(PixyProxyException):
     title = "Unsupported media type"
 
 
+class BudgetExceeded(PixyProxyException):
+    """Raised when a key has started ``PIXY_KEY_IMAGES_PER_HOUR`` images in the last hour."""
+
+    status = 429
+    code = "budget_exceeded"
+    title = "Budget exceeded"
+
+
 class NotAuthenticated(PixyProxyException):
     """Raised when a private route is called without a valid API key."""
 
     status = 401
     code = "not_authenticated"
     title = "Not authenticated"
+
+
+class Forbidden(PixyProxyException):
+    """Raised when a valid key asks for what only an operator key may do."""
+
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
 
 
 class ImageNotFound(PixyProxyException):

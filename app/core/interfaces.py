@@ -12,6 +12,7 @@ from typing import Protocol
 from uuid import UUID
 
 from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
+from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
 from app.core.jobs import JobProblem, JobRecord, JobStatus
 from app.core.models import ImageDetail, ImageFilter
 
@@ -58,8 +59,11 @@ class ImageRepository(Protocol):
 class JobRepository(Protocol):
     """Generation jobs: submitted, claimed under a lease, renewed, finished or taken over."""
 
-    def submit(self, job: JobRecord) -> tuple[JobRecord, bool]:
-        """Insert ``job``, or return the job its idempotency key names; True if inserted."""
+    def submit(self, job: JobRecord, *, hourly_limit: int = 0) -> tuple[JobRecord, bool]:
+        """Insert ``job``, or return the job its idempotency key names; True if inserted.
+
+        ``BudgetExceeded`` when the owner submitted ``hourly_limit`` jobs in the last hour.
+        """
 
     def forget_key(self, *, owner: str, key: str, before: datetime) -> bool:
         """Free an idempotency key whose job finished before ``before``."""
@@ -94,7 +98,16 @@ class JobRepository(Protocol):
     def fail(self, job_id: UUID, *, problem: JobProblem, now: datetime) -> bool:
         """Record that a running job failed."""
 
-    def succeed(self, job_id: UUID, *, image: ImageDetail, now: datetime) -> bool:
+    def succeed(
+        self,
+        job_id: UUID,
+        *,
+        image: ImageDetail,
+        owner: str,
+        usage: TokenUsage,
+        cost_microusd: int,
+        now: datetime,
+    ) -> bool:
         """Record the image and finish its job, both or neither; False if done already."""
 
 
@@ -144,8 +157,8 @@ Admit = Callable[[int], Awaitable[None]]
 class ImageGenerator(Protocol):
     """Turns a prompt into image bytes."""
 
-    async def generate(self, prompt: str, admit: Admit) -> bytes:
-        """Return the bytes of one image drawn for ``prompt``.
+    async def generate(self, request: GenerationRequest, admit: Admit) -> GeneratedImage:
+        """Return one image drawn for ``request``, and what the provider counted for it.
 
         ``admit`` is awaited with an estimate of the bytes about to be held before an answer
         is read or decoded, so that many answers arriving at once wait instead of piling up.

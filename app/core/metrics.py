@@ -80,6 +80,16 @@ PROVIDER_DURATION = Histogram(
     ["outcome"],
     buckets=_SLOW,
 )
+PROVIDER_TOKENS = Counter(
+    "pixyproxy_provider_tokens",
+    "Tokens the image provider counted, by model and kind (text_input, image_input, output).",
+    ["model", "kind"],
+)
+IMAGE_COST = Counter(
+    "pixyproxy_image_cost_usd",
+    "Estimated cost of the images made, in US dollars, by model.",
+    ["model"],
+)
 BUDGET_BYTES = Gauge(
     "pixyproxy_image_budget_bytes",
     "Bytes of provider answers admitted by the memory budget right now.",

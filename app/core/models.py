@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import builtins
 import unicodedata
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROMPT_MAX_LENGTH = 4000
 """Longest prompt accepted, in characters (OpenAI's limit for DALL-E 3, the strictest model)."""
 
 SEARCH_MAX_WORDS = 10
 """Most words a prompt search may have: each word past the indexed ones costs a scan."""
+
+SIZE_PATTERN = r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$"
+"""``auto`` or ``WIDTHxHEIGHT``; which sizes a model makes is the settings' to say."""
+
+Quality = Literal["auto", "low", "medium", "high"]
+OutputFormat = Literal["png", "jpeg", "webp"]
+Background = Literal["auto", "opaque", "transparent"]
 
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
 # The same rules as regular expressions, for the OpenAPI schema: control characters other
@@ -44,6 +53,30 @@ class ImageCreate(BaseModel):
         examples=["a rubber duck on a sink"],
     )
 
+    size: str | None = Field(
+        default=None,
+        pattern=SIZE_PATTERN,
+        description="`auto` or `WIDTHxHEIGHT`, one of the sizes the model makes (default: "
+        "`PIXY_OPENAI_SIZE`).",
+        examples=["1024x1536"],
+    )
+    quality: Quality | None = Field(default=None, description="Rendering quality.")
+    output_format: OutputFormat | None = Field(
+        default=None, description="The image's format (default: png)."
+    )
+    output_compression: int | None = Field(
+        default=None, ge=0, le=100, description="0-100, for jpeg and webp only."
+    )
+    background: Background | None = Field(
+        default=None, description="`transparent` needs png or webp."
+    )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="One of `PIXY_OPENAI_MODELS` (default: the first).",
+    )
+
     @field_validator("prompt")
     @classmethod
     def _printable(cls, prompt: str) -> str:
@@ -52,6 +85,19 @@ class ImageCreate(BaseModel):
         if _has_control(prompt):
             raise ValueError("prompt must not contain control characters")
         return prompt
+
+    @model_validator(mode="after")
+    def _possible(self) -> ImageCreate:
+        lossy = self.output_format in ("jpeg", "webp")
+        if self.output_compression is not None and not lossy:
+            raise ValueError("output_compression is for output_format jpeg or webp only")
+        if self.background == "transparent" and self.output_format == "jpeg":
+            raise ValueError("background transparent needs output_format png or webp")
+        return self
+
+    def options(self) -> dict[str, str | int]:
+        """The generation options that were given (the prompt aside)."""
+        return self.model_dump(exclude={"prompt"}, exclude_none=True)
 
 
 class ImageDetail(BaseModel):
@@ -64,9 +110,17 @@ class ImageDetail(BaseModel):
     filename: str = Field(description="The key of the image's bytes in the store.")
     created_at: datetime
     updated_at: datetime
+    media_type: str = Field(
+        default="image/png", description="What the content is served as, e.g. image/png."
+    )
+    width: int | None = Field(default=None, description="In pixels.")
+    height: int | None = Field(default=None, description="In pixels.")
+    bytes: int | None = Field(default=None, description="The size of the content.")
+    model: str | None = Field(default=None, description="The model that made it.")
+    quality: str | None = Field(default=None, description="The quality it was asked at.")
 
     @cached_property
-    def json_bytes(self) -> bytes:
+    def json_bytes(self) -> builtins.bytes:  # "bytes" alone is the field here
         """This image as JSON, rendered on first use: an image never changes, nor its JSON.
 
         Not a field: pydantic leaves cached properties out of dumps and comparisons.
@@ -93,6 +147,18 @@ class ImageFilter(BaseModel):
         max_length=PROMPT_MAX_LENGTH,
         description="Text the prompt must contain, literally; slower (scans every row).",
         json_schema_extra={"pattern": NO_CONTROLS_PATTERN},
+    )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Exact model that made the image (`offline` for the offline generator).",
+    )
+    media_type: str | None = Field(
+        default=None,
+        pattern=r"^image/[a-z0-9.+-]{1,40}$",
+        description="Exact media type, e.g. image/jpeg.",
     )
     filename: str | None = Field(
         default=None, min_length=1, max_length=255, description="Exact filename."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -10,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.exceptions import ConfigurationError
+from app.core.generation import Price
 
 
 class Settings(BaseSettings):
@@ -33,7 +36,12 @@ class Settings(BaseSettings):
     content_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=16 * 1024**3)
     generator: Literal["offline", "openai"] = "offline"
     openai_model: str = "gpt-image-2"
+    openai_models: Annotated[tuple[str, ...], NoDecode] = ()
     openai_size: str = "1024x1024"
+    openai_model_sizes: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_MODEL_SIZES)
+    )
+    openai_prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     openai_timeout: float = Field(default=300.0, gt=0)
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("PIXY_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -42,6 +50,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("PIXY_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    key_images_per_hour: int = Field(default=0, ge=0, le=1_000_000)
     cursor_secret: SecretStr = SecretStr("pixyproxy-listing-cursor")
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
     job_concurrency: int = Field(default=64, ge=1, le=1_000)
@@ -68,12 +78,26 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", "openai_models", mode="before")
     @classmethod
-    def _split_api_keys(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(key.strip() for key in value.split(",") if key.strip())
+            return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    def models(self) -> tuple[str, ...]:
+        """The models clients may ask for, the default first."""
+        return self.openai_models or (self.openai_model,)
+
+    def named_keys(self) -> tuple[NamedKey, ...]:
+        """Every API key (operator keys included) with its name, if the setting gave one.
+
+        An entry is ``key`` or ``name=key``; a name is a short word, so a key that merely
+        contains ``=`` (base64 padding) is still read as a key.
+        """
+        entries = [(entry, False) for entry in self.api_keys]
+        entries += [(entry, True) for entry in self.admin_keys]
+        return tuple(_named_key(entry.get_secret_value(), admin) for entry, admin in entries)
 
     @field_validator(
         "s3_endpoint_url",
@@ -91,11 +115,48 @@ class Settings(BaseSettings):
 
     def check_exposure(self) -> None:
         """Refuse to serve private routes without keys on anything but loopback."""
-        if not self.api_keys and not is_loopback(self.host):
+        if not self.named_keys() and not is_loopback(self.host):
             raise ConfigurationError(
                 f"refusing to listen on {self.host} without PIXY_API_KEYS: "
                 "set API keys, or bind to 127.0.0.1 for local use"
             )
+
+
+@dataclass(frozen=True)
+class NamedKey:
+    """An API key from the settings, the name given to it, and whether it is an operator's."""
+
+    key: str
+    name: str | None
+    admin: bool
+
+
+_KEY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")
+
+
+def _named_key(entry: str, admin: bool) -> NamedKey:
+    name, separator, key = entry.partition("=")
+    if separator and key and not key.startswith("=") and _KEY_NAME.fullmatch(name):
+        return NamedKey(key=key, name=name, admin=admin)
+    return NamedKey(key=entry, name=None, admin=admin)
+
+
+_STANDARD_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
+DEFAULT_MODEL_SIZES: dict[str, tuple[str, ...]] = {
+    "gpt-image-2": _STANDARD_SIZES,
+    "gpt-image-1.5": _STANDARD_SIZES,
+    "gpt-image-1": _STANDARD_SIZES,
+    "gpt-image-1-mini": _STANDARD_SIZES,
+}
+"""Sizes each model makes; a model missing here makes the standard three and ``auto``."""
+
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-image-2": Price(text_input=5.0, image_input=8.0, output=32.0),
+    "gpt-image-1.5": Price(text_input=5.0, image_input=8.0, output=32.0),
+    "gpt-image-1": Price(text_input=5.0, image_input=10.0, output=40.0),
+    "gpt-image-1-mini": Price(text_input=2.0, image_input=2.5, output=8.0),
+}
+"""US dollars per million tokens. Set ``PIXY_OPENAI_PRICES`` to the provider's current list."""
 
 
 def is_loopback(host: str) -> bool:

@@ -9,17 +9,23 @@ from typing import Any
 from uuid import UUID
 
 from app.core.exceptions import DatabaseError, ImageNotFound, InvalidRequest, SearchCapacity
+from app.core.generation import TokenUsage
 from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database, Row
-from app.data.dialect import from_db_time, to_db_time
+from app.data.dialect import Dialect, from_db_time, to_db_time
 from app.data.image_search import is_text_search, where_clause
 
-_COLUMNS = "guid, filename, prompt, created_at, updated_at"
-
-_INSERT = (
-    "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
-    " VALUES (:guid, :filename, :prompt, :created_at, :updated_at)"
+_COLUMNS = (
+    "guid, filename, prompt, created_at, updated_at, media_type, width, height, bytes, model,"
+    " quality"
 )
+_WRITTEN = _COLUMNS + ", owner, text_input_tokens, image_input_tokens, output_tokens, cost_microusd"
+INSERT_IMAGE = (
+    f"INSERT INTO images ({_WRITTEN}) VALUES ("  # noqa: S608 - constant
+    + ", ".join(f":{column.strip()}" for column in _WRITTEN.split(","))
+    + ")"
+)
+"""Insert one image row from ``image_row``'s parameters."""
 _SELECT_BY_GUID = f"SELECT {_COLUMNS} FROM images WHERE guid = :guid"  # noqa: S608 - constant
 _SELECT_BY_GUIDS = f"SELECT {_COLUMNS} FROM images WHERE guid IN "  # noqa: S608 - constant
 _POSITION_BY_GUID = "SELECT id, created_at FROM images WHERE guid = :guid"
@@ -57,7 +63,7 @@ class SqlImageRepository:
 
     def add(self, image: ImageDetail) -> None:
         """Insert the row of a new image."""
-        self._db.execute(_INSERT, self._to_row(image))
+        self._db.execute(INSERT_IMAGE, image_row(image, self._db.dialect))
 
     def get(self, guid: UUID) -> ImageDetail:
         """Return the image with this guid, or raise ``ImageNotFound``."""
@@ -142,15 +148,6 @@ class SqlImageRepository:
             raise InvalidRequest("the cursor points at an image that no longer exists")
         return {"cursor_at": rows[0]["created_at"], "cursor_id": rows[0]["id"]}
 
-    def _to_row(self, image: ImageDetail) -> Row:
-        return {
-            "guid": str(image.guid),
-            "filename": image.filename,
-            "prompt": image.prompt,
-            "created_at": to_db_time(image.created_at, self._db.dialect),
-            "updated_at": to_db_time(image.updated_at, self._db.dialect),
-        }
-
     def _from_row(self, row: Row) -> ImageDetail:
         # Every field is converted to its type here, so the model skips validating it again.
         try:
@@ -160,6 +157,12 @@ class SqlImageRepository:
                 prompt=str(row["prompt"]),
                 created_at=from_db_time(row["created_at"]),
                 updated_at=from_db_time(row["updated_at"]),
+                media_type=str(row["media_type"]),
+                width=_int_or_none(row["width"]),
+                height=_int_or_none(row["height"]),
+                bytes=_int_or_none(row["bytes"]),
+                model=row["model"],
+                quality=row["quality"],
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise DatabaseError("an images row could not be read") from exc
@@ -167,3 +170,37 @@ class SqlImageRepository:
 
 def _where(conditions: list[str]) -> str:
     return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def image_row(
+    image: ImageDetail,
+    dialect: Dialect,
+    *,
+    owner: str | None = None,
+    usage: TokenUsage | None = None,
+    cost_microusd: int = 0,
+) -> Row:
+    """The parameters of ``INSERT_IMAGE`` for ``image``, whose it is and what it cost."""
+    usage = usage or TokenUsage()
+    return {
+        "guid": str(image.guid),
+        "filename": image.filename,
+        "prompt": image.prompt,
+        "created_at": to_db_time(image.created_at, dialect),
+        "updated_at": to_db_time(image.updated_at, dialect),
+        "media_type": image.media_type,
+        "width": image.width,
+        "height": image.height,
+        "bytes": image.bytes,
+        "model": image.model,
+        "quality": image.quality,
+        "owner": owner,
+        "text_input_tokens": usage.text_input,
+        "image_input_tokens": usage.image_input,
+        "output_tokens": usage.output,
+        "cost_microusd": cost_microusd,
+    }
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

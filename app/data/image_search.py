@@ -103,6 +103,12 @@ def where_clause(filters: ImageFilter, dialect: Dialect) -> tuple[list[str], dic
     if filters.filename is not None:
         conditions.append("filename = :filename")
         params["filename"] = filters.filename
+    if filters.model is not None:
+        conditions.append("model = :model")
+        params["model"] = filters.model
+    if filters.media_type is not None:
+        conditions.append("media_type = :media_type")
+        params["media_type"] = filters.media_type
     if filters.created_after is not None:
         conditions.append("created_at > :created_after")
         params["created_after"] = to_db_time(filters.created_after, dialect)

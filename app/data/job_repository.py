@@ -8,16 +8,20 @@ on several replicas never wait for each other nor take the same job; on SQLite a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import datetime
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from app.core.exceptions import DatabaseError
+from app.core.exceptions import BudgetExceeded, DatabaseError, DatabaseUnavailable
+from app.core.generation import TokenUsage
 from app.core.jobs import JobProblem, JobRecord, JobStatus
 from app.core.models import ImageDetail
 from app.data.database import Database, Row, is_duplicate_key
 from app.data.dialect import from_db_time, to_db_time
+from app.data.image_repository import INSERT_IMAGE, image_row
 
 _COLUMNS = (
     "id, owner, prompt, options, status, attempts, lease_owner, lease_expires_at, not_before,"
@@ -63,11 +67,12 @@ _REQUEUE = (
     " not_before = :not_before, attempts = attempts - :refund, updated_at = :now"
     " WHERE id = :id AND status = 'running' AND lease_owner = :runner"
 )
-_INSERT_IMAGE = (
-    "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
-    " VALUES (:guid, :filename, :prompt, :created_at, :updated_at)"
-)
 _QUEUED = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+_RECENT = (
+    "SELECT created_at FROM jobs WHERE owner = :owner AND created_at > :since"
+    " ORDER BY created_at LIMIT :limit"
+)
+_BUDGET_WINDOW = timedelta(hours=1)
 _STATUSES = "SELECT id, status FROM jobs WHERE id IN "
 
 
@@ -77,17 +82,71 @@ class SqlJobRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def submit(self, job: JobRecord) -> tuple[JobRecord, bool]:
+    def submit(self, job: JobRecord, *, hourly_limit: int = 0) -> tuple[JobRecord, bool]:
         """Insert ``job``; with an idempotency key already used, the job it names instead.
+
+        With ``hourly_limit``, the owner may have submitted at most that many jobs in the last
+        hour: past it, ``BudgetExceeded`` (a replay of a key's job is never counted). The count
+        and the insert hold a lock per owner, so that concurrent submissions on any replica
+        never overshoot.
 
         Returns the job and whether it is the one just inserted.
         """
-        if self._db.insert_unless_duplicate(_INSERT, self._to_row(job)):
+        if job.idempotency_key is not None:
+            known = self._db.fetch_all(_BY_KEY, {"owner": job.owner, "key": job.idempotency_key})
+            if known:
+                return self._from_row(known[0]), False
+        if hourly_limit > 0:
+            inserted = self._insert_within_budget(job, hourly_limit)
+        else:
+            inserted = self._db.insert_unless_duplicate(_INSERT, self._to_row(job))
+        if inserted:
             return job, True
         rows = self._db.fetch_all(_BY_KEY, {"owner": job.owner, "key": job.idempotency_key})
         if not rows:  # the key's job was forgotten between the two statements: insert again
             return self.submit(job)
         return self._from_row(rows[0]), False
+
+    def _insert_within_budget(self, job: JobRecord, limit: int) -> bool:
+        since = job.created_at - _BUDGET_WINDOW
+        params = {"owner": job.owner, "since": self._time(since), "limit": limit}
+        try:
+            with self._db.connection() as conn, self._owner_lock(conn, job.owner):
+                cursor = conn.cursor()
+                cursor.execute(self._db.prepare(_RECENT), params)
+                recent = [from_db_time(_first(row)) for row in cursor.fetchall()]
+                if len(recent) >= limit:
+                    frees_at = recent[0] + _BUDGET_WINDOW
+                    wait = math.ceil((frees_at - job.created_at).total_seconds())
+                    raise BudgetExceeded(
+                        f"this key may start {limit} images an hour; the next slot frees in"
+                        f" {wait} s",
+                        retry_after=max(1, wait),
+                    )
+                cursor.execute(self._db.prepare(_INSERT), self._to_row(job))
+        except DatabaseError as exc:
+            if is_duplicate_key(exc.__cause__):
+                return False
+            raise
+        return True
+
+    @contextmanager
+    def _owner_lock(self, conn: Any, owner: str) -> Iterator[None]:
+        """Hold the owner's budget lock on ``conn`` (a transaction's write lock on SQLite)."""
+        cursor = conn.cursor()
+        if self._db.dialect == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")
+            yield
+            return
+        name = f"pixyproxy_budget_{owner}"
+        cursor.execute("SELECT GET_LOCK(%(name)s, %(wait)s)", {"name": name, "wait": 10})
+        if _first(cursor.fetchone()) != 1:
+            raise DatabaseUnavailable("the budget of this key is busy; retry shortly")
+        try:
+            yield
+        finally:
+            cursor.execute("SELECT RELEASE_LOCK(%(name)s)", {"name": name})
+            cursor.fetchall()
 
     def forget_key(self, *, owner: str, key: str, before: datetime) -> bool:
         """Free an idempotency key whose job finished before ``before``; False if none did."""
@@ -194,19 +253,24 @@ class SqlJobRepository:
         }
         return self._db.execute(_FINISH, params) == 1
 
-    def succeed(self, job_id: UUID, *, image: ImageDetail, now: datetime) -> bool:
+    def succeed(
+        self,
+        job_id: UUID,
+        *,
+        image: ImageDetail,
+        owner: str,
+        usage: TokenUsage,
+        cost_microusd: int,
+        now: datetime,
+    ) -> bool:
         """Record the image and mark its job succeeded, both or neither.
 
         False when the image's row exists already: another runner finished the job first, or
         an earlier call committed although its answer was lost.
         """
-        image_row = {
-            "guid": str(image.guid),
-            "filename": image.filename,
-            "prompt": image.prompt,
-            "created_at": self._time(image.created_at),
-            "updated_at": self._time(image.updated_at),
-        }
+        row = image_row(
+            image, self._db.dialect, owner=owner, usage=usage, cost_microusd=cost_microusd
+        )
         finish = {
             "id": str(job_id),
             "status": JobStatus.SUCCEEDED.value,
@@ -218,7 +282,7 @@ class SqlJobRepository:
                 cursor = conn.cursor()
                 if self._db.dialect == "mysql":
                     cursor.execute("BEGIN")
-                cursor.execute(self._db.prepare(_INSERT_IMAGE), image_row)
+                cursor.execute(self._db.prepare(INSERT_IMAGE), row)
                 cursor.execute(self._db.prepare(_FINISH), finish)
         except DatabaseError as exc:
             if is_duplicate_key(exc.__cause__):
@@ -273,3 +337,10 @@ def _in_list(values: Sequence[object]) -> tuple[dict[str, str], str]:
     """Named parameters for ``IN (...)`` and the list of their names, as SQL text."""
     params = {f"v{n}": str(value) for n, value in enumerate(values)}
     return params, "(" + ", ".join(f":{name}" for name in params) + ")"
+
+
+def _first(row: Any) -> Any:
+    """The first column of a row, whether the driver gave a tuple, a dict or a Row."""
+    if isinstance(row, dict):
+        return next(iter(row.values()))
+    return row[0]

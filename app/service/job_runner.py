@@ -36,10 +36,11 @@ from app.core.exceptions import (
     ProviderRateLimited,
     ServiceUnavailable,
 )
+from app.core.generation import GeneratedImage, GenerationRequest
 from app.core.interfaces import Admit, ImageGenerator, JobRepository
 from app.core.jobs import JobProblem, JobRecord, JobStatus
 from app.service.byte_budget import ByteBudget
-from app.service.generation import ImageKeeper
+from app.service.generation import ImageKeeper, Kept
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
@@ -212,8 +213,8 @@ class JobRunner:
             return _INTERRUPTED.code
         async with self._budget.share() as share:
             try:
-                data = await self._call_provider(job, share.admit)
-                image_type = await anyio.to_thread.run_sync(self._keeper.check, data)
+                generated = await self._call_provider(job, share.admit)
+                info = await anyio.to_thread.run_sync(self._keeper.check, generated)
             except ProviderRateLimited as exc:
                 if job.attempts >= self._settings.max_attempts:
                     await self._fail(job, problem_of(exc))
@@ -224,13 +225,14 @@ class JobRunner:
                 await self._fail(job, problem_of(exc))
                 return exc.code
             try:
-                key = await self._persist(partial(self._keeper.store, job, data, image_type))
+                key = await self._persist(partial(self._keeper.store, job, generated, info))
             except PixyProxyException as exc:
                 await self._fail(job, problem_of(exc))
                 return exc.code
-            del data  # stored: the budget's share goes back when this block ends
+            kept = Kept.of(generated, info)
+            del generated  # stored: the budget's share goes back when this block ends
         try:
-            image = await self._persist(partial(self._keeper.record, job, key))
+            image = await self._persist(partial(self._keeper.record, job, key, kept))
         except ServiceUnavailable as exc:
             # The row may have been written before the connection dropped: the bytes stay,
             # and reconcile (or the runner that takes the job over) settles it.
@@ -246,10 +248,13 @@ class JobRunner:
         self._on_finished(job.id)
         return "ok"
 
-    async def _call_provider(self, job: JobRecord, admit: Admit) -> bytes:
+    async def _call_provider(self, job: JobRecord, admit: Admit) -> GeneratedImage:
         started, outcome = time.perf_counter(), "ok"
+        request = GenerationRequest.of(job.prompt, job.options)
         try:
-            return await self._generator.generate(job.prompt, admit)
+            generated = await self._generator.generate(request, admit)
+            _count_usage(generated)
+            return generated
         except PixyProxyException as exc:
             outcome = exc.code
             raise
@@ -346,3 +351,14 @@ class JobRunner:
                 await step()
             except PixyProxyException as exc:
                 log.warning("job_runner_housekeeping_failed", code=exc.code)
+
+
+def _count_usage(generated: GeneratedImage) -> None:
+    usage = generated.usage
+    for kind, tokens in (
+        ("text_input", usage.text_input),
+        ("image_input", usage.image_input),
+        ("output", usage.output),
+    ):
+        if tokens:
+            metrics.series(metrics.PROVIDER_TOKENS, generated.model, kind).inc(tokens)

@@ -21,6 +21,7 @@ import anyio.to_thread
 import structlog
 
 from app.core import metrics
+from app.core.callers import Caller
 from app.core.exceptions import (
     GenerationCapacity,
     IdempotencyKeyReused,
@@ -32,6 +33,7 @@ from app.core.exceptions import (
 from app.core.interfaces import ImageRepository, JobRepository
 from app.core.jobs import Job, JobProblem, JobRecord, JobStatus
 from app.core.models import ImageCreate, ImageDetail
+from app.service.options import ModelCatalog
 
 log = structlog.get_logger(__name__)
 
@@ -73,19 +75,28 @@ class JobService:
         *,
         jobs: JobRepository,
         images: ImageRepository,
+        catalog: ModelCatalog,
         queue_limit: int,
+        hourly_limit: int = 0,
         idempotency_ttl: timedelta,
         wake_runner: Callable[[], None],
     ) -> None:
         self._jobs = jobs
         self._images = images
+        self._catalog = catalog
+        self._hourly_limit = hourly_limit
         self._queue_limit = queue_limit
         self._idempotency_ttl = idempotency_ttl
         self._wake_runner = wake_runner
         self._watchers: dict[UUID, set[anyio.Event]] = {}
 
-    async def submit(self, request: ImageCreate, *, owner: str, key: str | None) -> Submission:
-        """Record a new job (or find the one ``key`` names) and let a runner know."""
+    async def submit(self, request: ImageCreate, *, caller: Caller, key: str | None) -> Submission:
+        """Record a new job (or find the one ``key`` names) and let a runner know.
+
+        The options are checked against the models first: a refused one costs nothing.
+        """
+        generation = self._catalog.resolve(request)
+        owner = caller.id
         fingerprint = request_hash(request) if key is not None else None
         queued = await anyio.to_thread.run_sync(self._jobs.queued)
         if queued >= self._queue_limit:
@@ -95,19 +106,21 @@ class JobService:
             id=uuid4(),
             owner=owner,
             prompt=request.prompt,
+            options=generation.options(),
             not_before=now,
             idempotency_key=key,
             request_hash=fingerprint,
             created_at=now,
             updated_at=now,
         )
-        job, created = await anyio.to_thread.run_sync(self._jobs.submit, record)
+        submit = partial(self._jobs.submit, record, hourly_limit=self._hourly_limit)
+        job, created = await anyio.to_thread.run_sync(submit)
         if not created and job.created_at < now - self._idempotency_ttl:
             forget = partial(
                 self._jobs.forget_key, owner=owner, key=str(key), before=job.created_at
             )
             if await anyio.to_thread.run_sync(forget):  # an expired key: it names a new job
-                job, created = await anyio.to_thread.run_sync(self._jobs.submit, record)
+                job, created = await anyio.to_thread.run_sync(submit)
         if not created:
             if job.request_hash != fingerprint:
                 raise IdempotencyKeyReused("this Idempotency-Key was used with a different body")
@@ -117,10 +130,10 @@ class JobService:
         self._wake_runner()
         return Submission(job, created=True)
 
-    async def get(self, job_id: UUID, *, owner: str) -> Job:
-        """The job as its owner sees it; ``JobNotFound`` for anyone else."""
+    async def get(self, job_id: UUID, *, caller: Caller) -> Job:
+        """The job as its owner (or an operator) sees it; ``JobNotFound`` for anyone else."""
         record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
-        if record is None or record.owner != owner:
+        if record is None or not (record.owner == caller.id or caller.admin):
             raise JobNotFound(f"you have no job with the id {job_id}")
         return await self.view(record)
 

@@ -8,6 +8,7 @@ from app.service.image_reading import ImageReader
 from app.service.job_runner import JobRunner
 from app.service.jobs import JobService
 from app.service.readiness import Readiness
+from app.service.usage import UsageService
 
 
 @dataclass(frozen=True)
@@ -18,4 +19,5 @@ class Services:
     jobs: JobService
     runner: JobRunner
     readiness: Readiness
+    usage: UsageService
     sync_wait_seconds: float

@@ -8,21 +8,19 @@ thread pool, a hop per dependency per request for nothing.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from app.core.callers import ANONYMOUS, Caller, key_id
 from app.core.exceptions import NotAuthenticated, UnsupportedMediaType
-from app.core.settings import Settings
+from app.core.settings import NamedKey, Settings
 from app.service.image_reading import ImageReader
 from app.service.jobs import JobService
 from app.service.services import Services
 from app.web.exposure import require_local_peer
-
-ANONYMOUS_CALLER = "anonymous"
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from PIXY_API_KEYS.")
 _api_key_header = APIKeyHeader(
@@ -68,12 +66,14 @@ async def idempotency_key(
     return key
 
 
-def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
-    """Compare against every key in constant time, so timing tells nothing about any of them."""
+def matching_key(candidate: str, keys: tuple[NamedKey, ...]) -> NamedKey | None:
+    """The configured key ``candidate`` is, compared against every one in constant time, so
+    that timing tells nothing about any of them."""
     given = candidate.encode("utf-8")
-    found = False
+    found: NamedKey | None = None
     for key in keys:
-        found |= hmac.compare_digest(given, key.encode("utf-8"))
+        if hmac.compare_digest(given, key.key.encode("utf-8")):
+            found = key
     return found
 
 
@@ -82,26 +82,23 @@ async def require_api_key(
     settings: Annotated[Settings, Depends(app_settings)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
-) -> str:
+) -> Caller:
     """Let the request through only with a configured key (or when no keys are configured).
 
-    Returns who is calling, for scoping what they do: the key's non-secret id, never the key.
+    Returns who is calling, for scoping what they do: the key's non-secret id and name, never
+    the key.
     """
-    keys = tuple(key.get_secret_value() for key in settings.api_keys)
+    keys = settings.named_keys()
     if not keys:
         require_local_peer(request.scope)  # open only to this machine, however it is served
-        return ANONYMOUS_CALLER
+        return ANONYMOUS
     candidate = bearer.credentials if bearer else header_key
-    if not candidate or not key_matches(candidate, keys):
+    found = matching_key(candidate, keys) if candidate else None
+    if found is None:
         raise NotAuthenticated(
             "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key'"
         )
-    return key_id(candidate)
-
-
-def key_id(key: str) -> str:
-    """The non-secret id of an API key: the first 16 hex digits of its SHA-256."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return Caller(id=key_id(found.key), name=found.name, admin=found.admin)
 
 
 async def require_json_body(request: Request) -> None:
@@ -113,6 +110,6 @@ async def require_json_body(request: Request) -> None:
         raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
 
 
-CallerDep = Annotated[str, Depends(require_api_key)]
+CallerDep = Annotated[Caller, Depends(require_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 JsonBodyDep = Depends(require_json_body)

@@ -33,6 +33,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the problems a route can answer with."""
     descriptions = {
         401: "Missing or invalid API key",
+        403: "Only an operator key may do this",
+        429: "The key's budget of images per hour is spent (Retry-After says when a slot frees)",
         404: "No image with that guid, or its bytes are missing from the store",
         413: "The body is larger than the limit",
         414: "The query string is longer than the limit",

@@ -31,12 +31,13 @@ def parse_query(model: type[Query], request: Request) -> Query:
 def openapi_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     """OpenAPI query parameters from a model's fields, as FastAPI would declare them."""
     properties = model.model_json_schema()["properties"]
+    fields = {field.alias or name: field for name, field in model.model_fields.items()}
     return [
         {
             "name": name,
             "in": "query",
             "required": False,
-            "description": model.model_fields[name].description or "",
+            "description": fields[name].description or "",
             "schema": {key: value for key, value in schema.items() if key != "description"},
         }
         for name, schema in properties.items()

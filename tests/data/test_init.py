@@ -38,7 +38,12 @@ def test_init_creates_images_table_and_indexes(database: Database) -> None:
         cursor = conn.cursor()
         cursor.execute("SELECT * FROM images WHERE 1 = 0")
         columns = [column[0] for column in cursor.description]
-    assert columns == ["id", "guid", "filename", "prompt", "created_at", "updated_at"]
+    # The seed's columns, as the seed had them, then what later files added.
+    assert columns[:6] == ["id", "guid", "filename", "prompt", "created_at", "updated_at"]
+    assert columns[6:] == [
+        *("media_type", "width", "height", "bytes", "model", "quality", "owner"),
+        *("text_input_tokens", "image_input_tokens", "output_tokens", "cost_microusd"),
+    ]
 
 
 def test_init_twice_applies_nothing_the_second_time(database: Database) -> None:

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from app.core.generation import TokenUsage
 from app.core.jobs import JobProblem, JobRecord, JobStatus
 from app.core.models import ImageDetail
 from app.data.database import Database
@@ -16,6 +17,7 @@ from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
 
 LEASE = timedelta(seconds=30)
+USAGE = TokenUsage(text_input=10, image_input=0, output=4160)
 PROBLEM = JobProblem(code="generation_interrupted", status=502, title="t", detail="d")
 
 
@@ -160,13 +162,15 @@ def test_success_writes_the_image_and_finishes_the_job_together(
     image = ImageDetail(
         guid=job.id, prompt=job.prompt, filename=f"{job.id}.png", created_at=now, updated_at=now
     )
-    assert jobs.succeed(job.id, image=image, now=now)
+    assert jobs.succeed(job.id, image=image, owner=job.owner, usage=USAGE, cost_microusd=7, now=now)
     assert SqlImageRepository(database).get(job.id) == image
     done = jobs.get(job.id)
     assert done is not None and done.status is JobStatus.SUCCEEDED and done.lease_owner is None
     # Again (a commit whose answer was lost, or a second runner): refused, nothing changes.
     other = image.model_copy(update={"filename": f"{job.id}-2.png"})
-    assert not jobs.succeed(job.id, image=other, now=now)
+    assert not jobs.succeed(
+        job.id, image=other, owner=job.owner, usage=USAGE, cost_microusd=7, now=now
+    )
     assert SqlImageRepository(database).get(job.id) == image
 
 

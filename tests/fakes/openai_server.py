@@ -46,6 +46,7 @@ class FakeOpenAI:
     image: bytes | None = None  # answer with these bytes instead of drawing per prompt
     script: list[str] = field(default_factory=list)  # scenarios for the next requests, in turn
     retry_after: str = "7"  # what a rate-limited answer says
+    honour_size: bool = False  # draw at the size asked for (slower) instead of 256 px
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,8 +74,46 @@ def _error(status: int, code: str, message: str, kind: str) -> dict[str, Any]:
 
 
 def _ok(body: dict[str, Any], fake: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
-    image = base64.b64encode(fake.image or draw_image(body["prompt"], size=256)).decode()
-    return 200, {}, {"created": int(time.time()), "data": [{"b64_json": image}]}
+    image = base64.b64encode(fake.image or _drawn(body, exact=fake.honour_size)).decode()
+    return (
+        200,
+        {},
+        {"created": int(time.time()), "data": [{"b64_json": image}], "usage": usage(body)},
+    )
+
+
+def _drawn(body: dict[str, Any], *, exact: bool) -> bytes:
+    """The prompt drawn in the format asked for; at the size asked for when ``exact`` (else
+    small, which is quicker: most tests do not look at the size)."""
+    width, height = 256, 256
+    size = str(body.get("size", "auto"))
+    if exact and size != "auto":
+        width, height = (int(side) for side in size.split("x"))
+    elif exact:
+        width, height = 1024, 1024
+    return draw_image(
+        body["prompt"],
+        width=width,
+        height=height,
+        output_format=body.get("output_format", "png"),
+        compression=body.get("output_compression"),
+    )
+
+
+OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160}
+
+
+def usage(body: dict[str, Any]) -> dict[str, Any]:
+    """Token counts as the images API reports them, derived from the request so tests can
+    compute what they should be: a token per 4 prompt characters, output by quality."""
+    text = max(1, len(body["prompt"]) // 4)
+    output = OUTPUT_TOKENS.get(str(body.get("quality")), OUTPUT_TOKENS["medium"])
+    return {
+        "input_tokens": text,
+        "input_tokens_details": {"text_tokens": text, "image_tokens": 0},
+        "output_tokens": output,
+        "total_tokens": text + output,
+    }
 
 
 def noisy_png(side: int) -> bytes:

@@ -12,10 +12,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from app.core.callers import Caller
 from app.core.exceptions import IdempotencyKeyReused, JobNotFound
 from app.core.interfaces import ImageGenerator
 from app.core.jobs import JobStatus
 from app.core.models import ImageCreate
+from app.core.settings import DEFAULT_PRICES
 from app.data.blob_local import LocalBlobStore
 from app.data.database import Database
 from app.data.image_repository import SqlImageRepository
@@ -25,10 +27,16 @@ from app.service.byte_budget import ByteBudget
 from app.service.generation import ImageKeeper
 from app.service.job_runner import JobRunner, RunnerSettings
 from app.service.jobs import JobService
+from app.service.options import ModelCatalog
 from tests.fakes.openai_server import FakeOpenAI
 from tests.service.test_openai_generator import generator_for
 
 pytestmark = pytest.mark.anyio
+
+ME, YOU = Caller("me"), Caller("you")
+CATALOG = ModelCatalog(
+    models=("gpt-image-2",), sizes={}, prices={"gpt-image-2": DEFAULT_PRICES["gpt-image-2"]}
+)
 
 
 @dataclass
@@ -53,6 +61,7 @@ async def running(
     service = JobService(
         jobs=jobs,
         images=images,
+        catalog=CATALOG,
         queue_limit=100,
         idempotency_ttl=timedelta(hours=24),
         wake_runner=lambda: runner.wake() if runner else None,
@@ -60,7 +69,9 @@ async def running(
     runner = JobRunner(
         jobs=jobs,
         generator=generator,
-        keeper=ImageKeeper(store=store, jobs=jobs, images=images),
+        keeper=ImageKeeper(
+            store=store, jobs=jobs, images=images, cost_microusd=CATALOG.cost_microusd
+        ),
         budget=ByteBudget(32 * 1024 * 1024),
         runner_id="test-runner",
         settings=RunnerSettings(poll_seconds=0.2, **settings),  # type: ignore[arg-type]
@@ -86,11 +97,11 @@ async def test_a_job_becomes_an_image_under_its_own_id(
 ) -> None:
     generator = generator_for(fake_openai.base_url)
     async with running(database, tmp_path, generator) as setup:
-        submitted = await setup.service.submit(ImageCreate(prompt="a duck"), owner="me", key=None)
+        submitted = await setup.service.submit(ImageCreate(prompt="a duck"), caller=ME, key=None)
         done = await setup.service.wait(submitted.job.id, seconds=20)
-        job = await setup.service.get(done.id, owner="me")
+        job = await setup.service.get(done.id, caller=ME)
         with pytest.raises(JobNotFound):
-            await setup.service.get(done.id, owner="someone else")
+            await setup.service.get(done.id, caller=YOU)
     await generator.close()
     assert done.status is JobStatus.SUCCEEDED and done.attempts == 1
     assert job.image is not None and job.image.guid == done.id
@@ -105,7 +116,7 @@ async def test_a_rate_limited_job_waits_out_retry_after_then_succeeds(
     fake_openai.script, fake_openai.retry_after = ["rate_limit"], "1"
     generator = generator_for(fake_openai.base_url)
     async with running(database, tmp_path, generator) as setup:
-        submitted = await setup.service.submit(ImageCreate(prompt="later"), owner="me", key=None)
+        submitted = await setup.service.submit(ImageCreate(prompt="later"), caller=ME, key=None)
         await until(lambda: len(fake_openai.requests) >= 1)
         await anyio.sleep(0.3)
         between = setup.jobs.get(submitted.job.id)
@@ -132,7 +143,7 @@ async def test_failures_that_may_be_billed_or_cannot_heal_fail_at_once(
     fake_openai.scenario = scenario
     generator = generator_for(fake_openai.base_url)
     async with running(database, tmp_path, generator) as setup:
-        submitted = await setup.service.submit(ImageCreate(prompt=scenario), owner="me", key=None)
+        submitted = await setup.service.submit(ImageCreate(prompt=scenario), caller=ME, key=None)
         done = await setup.service.wait(submitted.job.id, seconds=20)
     await generator.close()
     assert done.status is JobStatus.FAILED
@@ -147,7 +158,7 @@ async def test_draining_gives_an_unfinished_job_back_to_the_queue(
     fake_openai.scenario = "hang"
     generator = generator_for(fake_openai.base_url, timeout=30)
     async with running(database, tmp_path, generator) as setup:
-        submitted = await setup.service.submit(ImageCreate(prompt="slow"), owner="me", key=None)
+        submitted = await setup.service.submit(ImageCreate(prompt="slow"), caller=ME, key=None)
         await until(lambda: setup.runner.running > 0)
         await setup.runner.drain(0.2)
         after = setup.jobs.get(submitted.job.id)
@@ -164,7 +175,7 @@ async def test_a_runner_keeps_at_most_its_concurrency_in_flight(
     generator = generator_for(fake_openai.base_url, timeout=30)
     async with running(database, tmp_path, generator, concurrency=3) as setup:
         for n in range(5):
-            await setup.service.submit(ImageCreate(prompt=f"job {n}"), owner="me", key=None)
+            await setup.service.submit(ImageCreate(prompt=f"job {n}"), caller=ME, key=None)
         await until(lambda: len(fake_openai.requests) >= 3)
         await anyio.sleep(0.5)
         in_flight, waiting = setup.runner.running, setup.jobs.queued()
@@ -179,11 +190,11 @@ async def test_an_idempotency_key_gives_the_same_job_and_refuses_another_body(
 ) -> None:
     generator = generator_for(fake_openai.base_url)
     async with running(database, tmp_path, generator) as setup:
-        first = await setup.service.submit(ImageCreate(prompt="once"), owner="me", key="k")
-        again = await setup.service.submit(ImageCreate(prompt="once"), owner="me", key="k")
-        theirs = await setup.service.submit(ImageCreate(prompt="once"), owner="you", key="k")
+        first = await setup.service.submit(ImageCreate(prompt="once"), caller=ME, key="k")
+        again = await setup.service.submit(ImageCreate(prompt="once"), caller=ME, key="k")
+        theirs = await setup.service.submit(ImageCreate(prompt="once"), caller=YOU, key="k")
         with pytest.raises(IdempotencyKeyReused):
-            await setup.service.submit(ImageCreate(prompt="twice"), owner="me", key="k")
+            await setup.service.submit(ImageCreate(prompt="twice"), caller=ME, key="k")
         for submission in (first, theirs):
             await setup.service.wait(submission.job.id, seconds=20)
     await generator.close()
@@ -200,11 +211,12 @@ async def test_an_expired_lease_elsewhere_is_taken_over_and_finished(
     service_less = JobService(
         jobs=jobs,
         images=SqlImageRepository(database),
+        catalog=CATALOG,
         queue_limit=10,
         idempotency_ttl=timedelta(hours=24),
         wake_runner=lambda: None,
     )
-    submitted = await service_less.submit(ImageCreate(prompt="orphan"), owner="me", key=None)
+    submitted = await service_less.submit(ImageCreate(prompt="orphan"), caller=ME, key=None)
     # A replica claimed it and died: its lease ran out a while ago.
     now = datetime.now(UTC)
     assert jobs.claim(runner="dead", limit=1, now=now, lease_until=now - timedelta(seconds=1))

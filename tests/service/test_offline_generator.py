@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from app.core.generation import GenerationRequest, TokenUsage
 from app.service.generation import check_image
 from app.service.generators.offline import OfflineImageGenerator, draw_image
 from tests.budget import Admitted
@@ -16,7 +17,10 @@ pytestmark = pytest.mark.anyio
 
 async def test_draws_a_real_png_well_over_5_kb() -> None:
     admitted = Admitted()
-    data = await OfflineImageGenerator().generate("a rubber duck on a sink", admitted)
+    request = GenerationRequest(prompt="a rubber duck on a sink", model="gpt-image-2")
+    generated = await OfflineImageGenerator().generate(request, admitted)
+    data = generated.data
+    assert generated.model == "offline" and generated.usage == TokenUsage()  # costs nothing
     assert admitted.asks and admitted.asks[0] >= len(data)  # drawing is admitted by the budget
     assert check_image(data).media_type == "image/png"
     assert len(data) > 20_000

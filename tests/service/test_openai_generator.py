@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import openai
 import pytest
@@ -18,6 +19,7 @@ from app.core.exceptions import (
     ProviderRateLimited,
     ProviderTimeout,
 )
+from app.core.generation import GenerationRequest
 from app.core.image_types import PNG, sniff_image_type
 from app.service.generation import check_image
 from app.service.generators.openai import OpenAIImageGenerator
@@ -37,12 +39,17 @@ def generator_for(base_url: str, *, timeout: float = 5.0) -> OpenAIImageGenerato
     client = openai.AsyncOpenAI(
         api_key="sk-test", base_url=base_url, timeout=timeout, max_retries=0
     )
-    return OpenAIImageGenerator(client, model="gpt-image-2", size="1024x1024")
+    return OpenAIImageGenerator(client, size="1024x1024")
+
+
+def ask(prompt: str, **options: Any) -> GenerationRequest:
+    """A request for ``prompt`` on the default model, with these options."""
+    return GenerationRequest(prompt=prompt, model="gpt-image-2", **options)
 
 
 async def test_success_decodes_the_base64_image(fake_openai: FakeOpenAI) -> None:
     generator = generator_for(fake_openai.base_url)
-    data = await generator.generate("a rubber duck", admit_any)
+    data = (await generator.generate(ask("a rubber duck"), admit_any)).data
     await generator.close()
     assert sniff_image_type(data) == PNG
     assert fake_openai.requests == [
@@ -72,7 +79,7 @@ async def test_each_failure_maps_to_its_own_problem(
     fake_openai.scenario = scenario
     generator = generator_for(fake_openai.base_url)
     with pytest.raises(error) as raised:
-        await generator.generate("a duck", admit_any)
+        await generator.generate(ask("a duck"), admit_any)
     await generator.close()
     assert type(raised.value) is error
     assert (raised.value.status, raised.value.code) == (status, code)
@@ -83,7 +90,7 @@ async def test_rate_limit_carries_the_providers_retry_after(fake_openai: FakeOpe
     fake_openai.scenario = "rate_limit"
     generator = generator_for(fake_openai.base_url)
     with pytest.raises(ProviderRateLimited) as raised:
-        await generator.generate("a duck", admit_any)
+        await generator.generate(ask("a duck"), admit_any)
     await generator.close()
     assert raised.value.retry_after == 7
 
@@ -92,7 +99,7 @@ async def test_safety_rejection_carries_the_providers_request_id(fake_openai: Fa
     fake_openai.scenario = "safety"
     generator = generator_for(fake_openai.base_url)
     with pytest.raises(PromptRejected) as raised:
-        await generator.generate("something forbidden", admit_any)
+        await generator.generate(ask("something forbidden"), admit_any)
     await generator.close()
     assert raised.value.extra == {"provider_request_id": "req_fake_1"}
 
@@ -101,7 +108,7 @@ async def test_a_hang_past_the_timeout_is_provider_timeout(fake_openai: FakeOpen
     fake_openai.scenario = "hang"
     generator = generator_for(fake_openai.base_url, timeout=0.5)
     with pytest.raises(ProviderTimeout) as raised:
-        await generator.generate("a duck", admit_any)
+        await generator.generate(ask("a duck"), admit_any)
     await generator.close()
     assert (raised.value.status, raised.value.code) == (504, "provider_timeout")
 
@@ -109,7 +116,7 @@ async def test_a_hang_past_the_timeout_is_provider_timeout(fake_openai: FakeOpen
 async def test_unreachable_provider_is_provider_error() -> None:
     generator = generator_for(f"http://127.0.0.1:{free_port()}/v1")
     with pytest.raises(ProviderError):
-        await generator.generate("a duck", admit_any)
+        await generator.generate(ask("a duck"), admit_any)
     await generator.close()
 
 
@@ -118,7 +125,7 @@ async def test_bytes_that_are_not_an_image_are_refused_before_storage(
 ) -> None:
     fake_openai.scenario = "not_image"
     generator = generator_for(fake_openai.base_url)
-    data = await generator.generate("a duck", admit_any)
+    data = (await generator.generate(ask("a duck"), admit_any)).data
     await generator.close()
     with pytest.raises(InvalidImage) as raised:
         check_image(data)
@@ -137,7 +144,7 @@ async def test_a_refused_connection_is_retried_until_the_provider_answers() -> N
     starter = threading.Thread(target=start_late)
     starter.start()
     try:
-        data = await generator.generate("persistent duck", admit_any)
+        data = (await generator.generate(ask("persistent duck"), admit_any)).data
     finally:
         starter.join()
         await generator.close()
@@ -150,7 +157,7 @@ async def test_a_timeout_is_not_retried(fake_openai: FakeOpenAI) -> None:
     fake_openai.scenario = "hang"
     generator = generator_for(fake_openai.base_url, timeout=0.3)
     with pytest.raises(ProviderTimeout):
-        await generator.generate("a duck", admit_any)
+        await generator.generate(ask("a duck"), admit_any)
     await generator.close()
     assert len(fake_openai.requests) == 1
 
@@ -161,7 +168,7 @@ async def test_the_answer_is_admitted_by_its_size_before_it_is_read(
     fake_openai.image = noisy_png(256)
     generator = generator_for(fake_openai.base_url)
     admitted = Admitted()
-    data = await generator.generate("a noisy duck", admitted)
+    data = (await generator.generate(ask("a noisy duck"), admitted)).data
     await generator.close()
     assert data == fake_openai.image
     # One estimate, before reading: the body (base64 JSON) counted three times over.

@@ -8,7 +8,10 @@ from app.core.models import PROMPT_MAX_LENGTH
 from tests.data.test_image_repository import PROMPTS
 from tests.web.conftest import Backend
 
-DETAIL_FIELDS = {"guid", "prompt", "filename", "created_at", "updated_at"}
+# The contract's fields, then what the detail grew additively (what the image is, its maker).
+DETAIL_FIELDS = {"guid", "prompt", "filename", "created_at", "updated_at"} | {
+    *("media_type", "width", "height", "bytes", "model", "quality")
+}
 
 
 def test_post_on_both_slash_forms_returns_a_detail(backend: Backend) -> None:

@@ -66,5 +66,6 @@ def test_every_operation_matches_its_schema(fuzzed_server: LiveServer) -> None:
         "GET /jobs/{job_id}",
         "GET /metrics",
         "GET /readyz",
+        "GET /usage",
         "POST /image",
     ]

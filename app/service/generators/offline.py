@@ -6,25 +6,53 @@ import hashlib
 import io
 import random
 import textwrap
+from functools import partial
 
 import anyio.to_thread
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from app.core.generation import GeneratedImage, GenerationRequest
 from app.core.interfaces import Admit
 
 SIZE = 512
-_DRAWING_BYTES = SIZE * SIZE * 4 * 3  # RGBA layers composed while drawing, then the PNG
+MODEL = "offline"
+"""The model an offline image records: whatever model was asked for, this one drew it."""
+"""The side of the square drawn when no size (or ``auto``) is asked for."""
 _TEXTURE_CELLS = 48
 
 
-def draw_image(prompt: str, *, size: int = SIZE) -> bytes:
-    """Draw ``prompt`` as a PNG: colours and shapes seeded by it, its text written on it."""
+def draw_image(
+    prompt: str,
+    *,
+    size: int = SIZE,
+    width: int | None = None,
+    height: int | None = None,
+    output_format: str = "png",
+    compression: int | None = None,
+) -> bytes:
+    """Draw ``prompt``: colours and shapes seeded by it, its text written on it.
+
+    Square at ``size`` unless ``width`` and ``height`` say otherwise; PNG unless told jpeg or
+    webp (``compression`` 0-100 is their quality).
+    """
+    width, height = width or size, height or size
+    side = max(width, height)
     rng = random.Random(hashlib.sha256(prompt.encode("utf-8")).digest())  # noqa: S311 - art, not secrets
-    image = _background(rng, size)
-    _draw_shapes(image, rng, size)
-    _write_prompt(image, prompt, size)
+    image = _background(rng, side)
+    _draw_shapes(image, rng, side)
+    if (width, height) != (side, side):
+        image = ImageOps.fit(image, (width, height))
+    _write_prompt(image, prompt)
+    return _encoded(image.convert("RGB"), output_format, compression)
+
+
+def _encoded(image: Image.Image, output_format: str, compression: int | None) -> bytes:
     out = io.BytesIO()
-    image.convert("RGB").save(out, format="PNG")
+    if output_format == "png":
+        image.save(out, format="PNG")
+    else:
+        quality = 85 if compression is None else compression
+        image.save(out, format=output_format.upper(), quality=quality)
     return out.getvalue()
 
 
@@ -63,28 +91,47 @@ def _draw_shapes(image: Image.Image, rng: random.Random, size: int) -> None:
     image.alpha_composite(overlay)
 
 
-def _write_prompt(image: Image.Image, prompt: str, size: int) -> None:
+def _write_prompt(image: Image.Image, prompt: str) -> None:
+    width, height = image.size
+    size = min(width, height)
     font = ImageFont.load_default(size=max(12, size // 24))
     lines = textwrap.wrap(" ".join(prompt.split()), width=36, max_lines=4, placeholder=" …")
     if not lines:
         return
     line_height = size // 20
-    top = size - line_height * len(lines) - size // 32
+    top = height - line_height * len(lines) - size // 32
     band = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    ImageDraw.Draw(band).rectangle((0, top - 8, size, size), fill=(0, 0, 0, 150))
+    ImageDraw.Draw(band).rectangle((0, top - 8, width, height), fill=(0, 0, 0, 150))
     image.alpha_composite(band)
     draw = ImageDraw.Draw(image)
     for number, line in enumerate(lines):
         draw.text((16, top + number * line_height), line, font=font, fill=(255, 255, 255, 255))
 
 
+def _dimensions(size: str | None) -> tuple[int, int]:
+    if size is None or size == "auto":
+        return SIZE, SIZE
+    width, _, height = size.partition("x")
+    return int(width), int(height)
+
+
 class OfflineImageGenerator:
     """The ``ImageGenerator`` used by default: same prompt, same picture, no network."""
 
-    async def generate(self, prompt: str, admit: Admit) -> bytes:
-        """Draw the picture in the thread pool; drawing is CPU work."""
-        await admit(_DRAWING_BYTES)
-        return await anyio.to_thread.run_sync(draw_image, prompt)
+    async def generate(self, request: GenerationRequest, admit: Admit) -> GeneratedImage:
+        """Draw the picture in the thread pool (drawing is CPU work); it costs nothing."""
+        width, height = _dimensions(request.size)
+        side = max(width, height)
+        await admit(side * side * 4 * 3)  # RGBA layers composed while drawing, then encoding
+        draw = partial(
+            draw_image,
+            request.prompt,
+            width=width,
+            height=height,
+            output_format=request.output_format or "png",
+            compression=request.output_compression,
+        )
+        return GeneratedImage(await anyio.to_thread.run_sync(draw), model=MODEL)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -7,6 +7,7 @@ import binascii
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import httpx
@@ -25,6 +26,7 @@ from app.core.exceptions import (
     ProviderRateLimited,
     ProviderTimeout,
 )
+from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
 from app.core.interfaces import Admit
 
 _CONNECT_ATTEMPTS = 3
@@ -39,18 +41,17 @@ log = structlog.get_logger(__name__)
 class OpenAIImageGenerator:
     """The ``ImageGenerator`` that asks OpenAI for one base64 image per prompt."""
 
-    def __init__(self, client: openai.AsyncOpenAI, *, model: str, size: str) -> None:
+    def __init__(self, client: openai.AsyncOpenAI, *, size: str) -> None:
         self._client = client
-        self._model = model
         self._size = size
 
-    async def generate(self, prompt: str, admit: Admit) -> bytes:
+    async def generate(self, request: GenerationRequest, admit: Admit) -> GeneratedImage:
         """Ask for one image and decode it; every provider failure becomes one of ours.
 
         The answer's body (a 2-4 MB image as base64 in JSON) stays unread in the connection
         until the memory budget admits it, so a burst of answers waits instead of piling up.
         """
-        async with self._request(prompt) as response:
+        async with self._request(self._parameters(request)) as response:
             size = int(response.headers.get("content-length") or 0) or _UNKNOWN_ANSWER_BYTES
             # Held at once at the peak: the body, its JSON text, then the decoded image.
             await admit(size * 3)
@@ -58,20 +59,37 @@ class OpenAIImageGenerator:
                 body = await response.read()
             except (httpx.HTTPError, OSError) as exc:
                 raise ProviderError("the image provider's answer broke off") from exc
-        return decode_answer(body)
+        data, usage = decode_answer(body)
+        return GeneratedImage(data, model=request.model, usage=usage)
 
     async def close(self) -> None:
         """Close the HTTP connections of the client."""
         await self._client.close()
 
+    def _parameters(self, request: GenerationRequest) -> dict[str, Any]:
+        """What the provider is sent: the options asked for, nothing it was not asked."""
+        parameters: dict[str, Any] = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "size": request.size or self._size,
+            "n": 1,
+        }
+        optional = {
+            "quality": request.quality,
+            "output_format": request.output_format,
+            "output_compression": request.output_compression,
+            "background": request.background,
+        }
+        return parameters | {name: value for name, value in optional.items() if value is not None}
+
     @asynccontextmanager
-    async def _request(self, prompt: str) -> AsyncIterator[AsyncAPIResponse[ImagesResponse]]:
+    async def _request(
+        self, parameters: dict[str, Any]
+    ) -> AsyncIterator[AsyncAPIResponse[ImagesResponse]]:
         """Ask once; again only when the connection was refused, so no image can exist yet."""
         for attempt in range(1, _CONNECT_ATTEMPTS + 1):
             try:
-                answer = self._client.images.with_streaming_response.generate(
-                    model=self._model, prompt=prompt, size=self._size, n=1
-                )
+                answer = self._client.images.with_streaming_response.generate(**parameters)
                 response = await answer.__aenter__()
             except openai.APIError as exc:
                 if attempt == _CONNECT_ATTEMPTS or not connection_refused(exc):
@@ -87,8 +105,8 @@ class OpenAIImageGenerator:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def decode_answer(body: bytes) -> bytes:
-    """The image bytes in an images API answer (JSON with one base64 image)."""
+def decode_answer(body: bytes) -> tuple[bytes, TokenUsage]:
+    """The image bytes and the usage in an images API answer (JSON with one base64 image)."""
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -100,9 +118,27 @@ def decode_answer(body: bytes) -> bytes:
     if not encoded or not isinstance(encoded, str):
         raise GenerationEmpty("the image provider answered without an image")
     try:
-        return base64.b64decode(encoded, validate=True)
+        data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidImage("the image provider sent data that is not base64") from exc
+    return data, usage_of(payload.get("usage"))
+
+
+def usage_of(usage: object) -> TokenUsage:
+    """The provider's token counts; what it did not say counts as zero."""
+    if not isinstance(usage, dict):
+        return TokenUsage()
+    details = usage.get("input_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    return TokenUsage(
+        text_input=_count(details.get("text_tokens")),
+        image_input=_count(details.get("image_tokens")),
+        output=_count(usage.get("output_tokens")),
+    )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def connection_refused(exc: BaseException) -> bool:

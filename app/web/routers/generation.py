@@ -30,7 +30,7 @@ router = APIRouter(
     route_class=LoggedRoute,
     tags=["images"],
     dependencies=[JsonBodyDep],
-    responses=problem_responses(401, 413, 415, 422, 500, 502, 503, 504),
+    responses=problem_responses(401, 413, 415, 422, 429, 500, 502, 503, 504),
 )
 
 _PREFER_HEADER: dict[str, Any] = {
@@ -66,7 +66,7 @@ async def create_image(
 ) -> Response:
     """Generate an image from a prompt, store it, and return its detail (or 202 and the job)."""
     services = services_of(request)
-    submission = await services.jobs.submit(body, owner=caller, key=idempotency_key)
+    submission = await services.jobs.submit(body, caller=caller, key=idempotency_key)
     replay_headers = {} if submission.created else {"Idempotent-Replayed": "true"}
     preferences = parse_prefer(request.headers)
     if preferences.respond_async:

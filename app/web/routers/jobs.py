@@ -23,4 +23,4 @@ router = APIRouter(
 @router.get("/{job_id}", response_model=Job)
 async def get_job(job_id: UUID, request: Request, caller: CallerDep) -> Response:
     """Where a generation job stands: its image once succeeded, its problem once failed."""
-    return job_response(await jobs_of(request).get(job_id, owner=caller))
+    return job_response(await jobs_of(request).get(job_id, caller=caller))

@@ -1,0 +1,59 @@
+"""Which generation options the configured models allow: checked before any job exists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from app.core.exceptions import InvalidRequest
+from app.core.generation import GenerationRequest, Price, TokenUsage
+from app.core.models import ImageCreate
+
+STANDARD_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
+"""Sizes of a model the settings do not describe."""
+
+
+class ModelCatalog:
+    """The models clients may ask for (the default first), their sizes and their prices."""
+
+    def __init__(
+        self,
+        *,
+        models: Sequence[str],
+        sizes: Mapping[str, Sequence[str]],
+        prices: Mapping[str, Price],
+    ) -> None:
+        self.models = tuple(models)
+        self._sizes = {model: tuple(sizes.get(model, STANDARD_SIZES)) for model in self.models}
+        self._prices = dict(prices)
+
+    def resolve(self, request: ImageCreate) -> GenerationRequest:
+        """The generation ``request`` asks for, or ``InvalidRequest`` saying what is not made."""
+        model = request.model or self.models[0]
+        if model not in self.models:
+            raise _refused("model", f"model must be one of {', '.join(self.models)}")
+        if request.size is not None and request.size not in self._sizes[model]:
+            sizes = ", ".join(self._sizes[model])
+            raise _refused("size", f"{model} makes these sizes: {sizes}")
+        return GenerationRequest(
+            prompt=request.prompt,
+            model=model,
+            size=request.size,
+            quality=request.quality,
+            output_format=request.output_format,
+            output_compression=request.output_compression,
+            background=request.background,
+        )
+
+    def cost_microusd(self, model: str, usage: TokenUsage) -> int:
+        """The estimated cost of ``usage`` on ``model`` (0 for a model without a price)."""
+        price = self._prices.get(model)
+        return price.cost_microusd(usage) if price is not None else 0
+
+    def unpriced(self) -> list[str]:
+        """The models that have no price: their cost would read as zero."""
+        return [model for model in self.models if model not in self._prices]
+
+
+def _refused(field: str, message: str) -> InvalidRequest:
+    error = {"loc": ["body", field], "msg": message, "type": "value_error"}
+    return InvalidRequest(message, extra={"errors": [error]})
