@@ -13,7 +13,7 @@ from uuid import UUID
 
 from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
 from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
-from app.core.jobs import JobProblem, JobRecord, JobStatus
+from app.core.jobs import JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail, ImageFilter
 
 
@@ -73,6 +73,9 @@ class JobRepository(Protocol):
 
     def statuses(self, job_ids: Sequence[UUID]) -> dict[UUID, JobStatus]:
         """The status of each of these jobs that exists."""
+
+    def usage(self, job_id: UUID) -> JobUsage | None:
+        """What the image of a succeeded job cost, if it has one."""
 
     def queued(self) -> int:
         """How many jobs wait to be claimed."""

@@ -64,6 +64,17 @@ class JobRecord(BaseModel):
     updated_at: datetime
 
 
+class JobUsage(BaseModel):
+    """What one job's image cost: the provider's token counts and the estimated price."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text_input_tokens: int
+    image_input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
 class Job(BaseModel):
     """A job as its owner sees it (``GET /jobs/{id}``)."""
 
@@ -79,4 +90,7 @@ class Job(BaseModel):
     )
     error: dict[str, Any] | None = Field(
         default=None, description="The problem (RFC 9457), once the job has failed."
+    )
+    usage: JobUsage | None = Field(
+        default=None, description="What the provider counted and what it cost, once succeeded."
     )

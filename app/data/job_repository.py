@@ -17,7 +17,7 @@ from uuid import UUID
 
 from app.core.exceptions import BudgetExceeded, DatabaseError, DatabaseUnavailable
 from app.core.generation import TokenUsage
-from app.core.jobs import JobProblem, JobRecord, JobStatus
+from app.core.jobs import JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail
 from app.data.database import Database, Row, is_duplicate_key
 from app.data.dialect import from_db_time, to_db_time
@@ -68,6 +68,10 @@ _REQUEUE = (
     " WHERE id = :id AND status = 'running' AND lease_owner = :runner"
 )
 _QUEUED = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+_USAGE = (
+    "SELECT text_input_tokens, image_input_tokens, output_tokens, cost_microusd"
+    " FROM images WHERE guid = :guid"
+)
 _RECENT = (
     "SELECT created_at FROM jobs WHERE owner = :owner AND created_at > :since"
     " ORDER BY created_at LIMIT :limit"
@@ -165,6 +169,19 @@ class SqlJobRepository:
         ids, names = _in_list(job_ids)
         rows = self._db.fetch_all(_STATUSES + names, ids)
         return {UUID(str(row["id"])): JobStatus(row["status"]) for row in rows}
+
+    def usage(self, job_id: UUID) -> JobUsage | None:
+        """What the image of a succeeded job cost, if it has one."""
+        rows = self._db.fetch_all(_USAGE, {"guid": str(job_id)})
+        if not rows:
+            return None
+        row = rows[0]
+        return JobUsage(
+            text_input_tokens=int(row["text_input_tokens"]),
+            image_input_tokens=int(row["image_input_tokens"]),
+            output_tokens=int(row["output_tokens"]),
+            cost_usd=int(row["cost_microusd"]) / 1_000_000,
+        )
 
     def queued(self) -> int:
         """How many jobs wait to be claimed."""

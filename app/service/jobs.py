@@ -139,7 +139,10 @@ class JobService:
 
     async def view(self, record: JobRecord) -> Job:
         """What a client sees of a job: its image once succeeded, its problem once failed."""
-        image = await self.image_of(record) if record.status is JobStatus.SUCCEEDED else None
+        image, usage = None, None
+        if record.status is JobStatus.SUCCEEDED:
+            image = await self.image_of(record)
+            usage = await anyio.to_thread.run_sync(self._jobs.usage, record.id)
         return Job(
             id=record.id,
             status=record.status,
@@ -148,6 +151,7 @@ class JobService:
             attempts=record.attempts,
             image=image,
             error=None if record.error is None else problem_body(record.error),
+            usage=usage,
         )
 
     async def image_of(self, record: JobRecord) -> ImageDetail:
