@@ -2,6 +2,7 @@
 
 python -m app                      serve with uvicorn, from the settings
 python -m app reconcile [--fix]    list objects without rows and rows without objects
+python -m app backfill             measure images made before dimensions were recorded
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from app.core.log_setup import configure_logging
 from app.core.metrics import registry
 from app.core.settings import Settings, get_settings
 from app.main import create_app, open_data
+from app.service.backfill import backfill
 from app.service.reconcile import reconcile
 from app.web.http_limits import LIMITED_PROTOCOL
 
@@ -135,15 +137,32 @@ def main(argv: list[str] | None = None) -> int:
         help="only remove objects older than this (default 3600: younger ones may belong "
         "to a generation still in flight)",
     )
+    commands.add_parser("backfill", help="measure images made before dimensions were recorded")
     args = parser.parse_args(argv)
     settings = get_settings()
-    if args.command == "reconcile":
-        try:
+    try:
+        if args.command == "reconcile":
             return run_reconcile(settings, fix=args.fix, grace_seconds=args.grace_seconds)
-        except PixyProxyException as exc:
-            print(f"pixyproxy: {exc.detail}", file=sys.stderr)
-            return 2
+        if args.command == "backfill":
+            return run_backfill(settings)
+    except PixyProxyException as exc:
+        print(f"pixyproxy: {exc.detail}", file=sys.stderr)
+        return 2
     return serve(settings)
+
+
+def run_backfill(settings: Settings) -> int:
+    """Fill in the dimensions and sizes of older rows; 1 if some could not be read."""
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    data = open_data(settings)
+    try:
+        report = backfill(images=data.images, store=data.store)
+    finally:
+        data.close()
+    for key in report.unreadable:
+        print(f"could not read: {key}")
+    print(f"{report.measured} images measured, {len(report.unreadable)} could not be read")
+    return 0 if not report.unreadable else 1
 
 
 if __name__ == "__main__":

@@ -34,6 +34,11 @@ _POSITION_BY_GUID = "SELECT id, created_at FROM images WHERE guid = :guid"
 _AFTER_CURSOR = "created_at <= :cursor_at AND (created_at < :cursor_at OR id < :cursor_id)"
 _FILENAMES_AFTER = "SELECT id, filename FROM images WHERE id > :last_id ORDER BY id LIMIT :limit"
 _BATCH = 10_000
+_UNMEASURED = (
+    "SELECT id, filename FROM images WHERE width IS NULL AND id > :after_id ORDER BY id"
+    " LIMIT :limit"
+)
+_MEASURE = "UPDATE images SET width = :width, height = :height, bytes = :bytes WHERE id = :id"
 _ORDER_AND_PAGE = " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
 # The longest a listing query may run before the database stops it (QueryTimeout, 504). Pages
 # by index take milliseconds; this bounds scans (substring words, deep offsets, counts).
@@ -120,6 +125,16 @@ class SqlImageRepository:
             if len(rows) < _BATCH:
                 return
             last_id = rows[-1]["id"]
+
+    def without_dimensions(self, *, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, filename) of rows made before dimensions were recorded, by id after ``after_id``."""
+        rows = self._db.fetch_all(_UNMEASURED, {"after_id": after_id, "limit": limit})
+        return [(int(row["id"]), str(row["filename"])) for row in rows]
+
+    def set_dimensions(self, row_id: int, *, width: int, height: int, size: int) -> None:
+        """Record what an older row's image measures."""
+        params = {"id": row_id, "width": width, "height": height, "bytes": size}
+        self._db.execute(_MEASURE, params)
 
     def ping(self) -> None:
         """Raise ``DatabaseUnavailable`` if the database cannot answer."""
