@@ -52,6 +52,10 @@ _POOL_WAIT_SECONDS = 10.0
 _IDLE_PING_SECONDS = 30.0
 # SQLite calls the deadline check every this many virtual machine steps (well under 1 ms).
 _SQLITE_PROGRESS_STEPS = 1000
+# How long an SQLite statement waits for another connection's lock before "database is locked".
+_SQLITE_BUSY_SECONDS = 10.0
+# The pause between two tries at switching a new SQLite file to WAL (see _switch_to_wal).
+_SQLITE_WAL_SWITCH_PAUSE_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -390,9 +394,32 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
 
 def _connect_sqlite(path: str) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level="DEFERRED")
+    conn = sqlite3.connect(
+        path, timeout=_SQLITE_BUSY_SECONDS, check_same_thread=False, isolation_level="DEFERRED"
+    )
     conn.row_factory = sqlite3.Row
     conn.create_function("pp_contains", -1, contains_folded, deterministic=True)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(conn)
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting for a connection that holds its write lock.
+
+    On a file still in rollback-journal mode (a new one), the switch reads the header under a
+    shared lock, then asks for the write lock. SQLite does not call the busy handler for that
+    upgrade (two readers waiting for each other would deadlock): while another connection holds
+    the write lock, typically another replica switching the same new file, the switch fails at
+    once with SQLITE_BUSY, whatever the busy timeout. Once one switch is committed the file is
+    WAL and the switch only reads, so trying again within the busy timeout succeeds.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(_SQLITE_WAL_SWITCH_PAUSE_SECONDS)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+
+from app.data import database as database_module
 from app.data.database import Database, open_database
 from app.data.init import SQL_ROOT, init_database, migration_files, split_statements
 
@@ -77,6 +83,37 @@ def test_init_from_concurrent_replicas_applies_each_file_once(database_url: str)
     assert errors == []
     applied = [version for result in results for version in result]
     assert sorted(applied) == sorted(p.name for p in migration_files(pools[0].dialect))
+
+
+def test_a_replica_waits_for_another_switching_the_new_sqlite_file_to_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite fails a switch to WAL at once, busy timeout or not, while another connection holds
+    the new file's write lock (as a replica starting at the same moment does): the connection
+    must wait for it. The pause between tries is where the other replica gets to finish."""
+    path = tmp_path / "pixy.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    pauses: list[float] = []
+
+    def let_the_other_replica_finish(seconds: float) -> None:
+        pauses.append(seconds)
+        if other.in_transaction:
+            other.execute("COMMIT")
+
+    monkeypatch.setattr(
+        database_module,
+        "time",
+        SimpleNamespace(monotonic=time.monotonic, sleep=let_the_other_replica_finish),
+    )
+    db = open_database(f"sqlite:///{path}", pool_size=1)
+    try:
+        assert init_database(db) == [p.name for p in migration_files("sqlite")]
+        assert db.fetch_all("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    finally:
+        db.close()
+        other.close()
+    assert pauses, "the first switch should have met the other replica's write lock"
 
 
 def test_a_new_numbered_file_is_applied_on_the_next_start(
