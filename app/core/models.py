@@ -41,6 +41,19 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in text)
 
 
+def in_utc(moment: datetime | None) -> datetime | None:
+    """A query's moment in UTC, as it is stored (naive means UTC); refused if UTC has no such
+    date."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date-time lies outside the years 1 to 9999 in UTC") from None
+
+
 class ImageCreate(BaseModel):
     """The body of ``POST /image``."""
 
@@ -189,15 +202,7 @@ class ImageFilter(BaseModel):
     @field_validator("created_after", "created_before")
     @classmethod
     def _in_utc(cls, moment: datetime | None) -> datetime | None:
-        """The moment in UTC, as it is stored; refused if UTC has no such date."""
-        if moment is None:
-            return None
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("the date-time lies outside the years 1 to 9999 in UTC") from None
+        return in_utc(moment)
 
 
 class ImagePage(BaseModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.models import in_utc
 from app.core.usage import UsageReport
 from app.web.dependencies import CallerDep, services_of
 from app.web.problems import problem_responses
@@ -45,14 +46,7 @@ class UsageQuery(BaseModel):
     @field_validator("from_", "to")
     @classmethod
     def _in_utc(cls, moment: datetime | None) -> datetime | None:
-        if moment is None:
-            return None
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError as exc:
-            raise ValueError("the moment has no UTC equivalent") from exc
+        return in_utc(moment)
 
 
 @router.get(
