@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import common, content, listing, load, search
+from tests.bench import common, content, generation, listing, load, search
 
 BENCHES = {
     "load": load.run,
     "content": content.run,
     "listing": listing.run,
     "search": search.run,
+    "generation": generation.run,
 }
 
 

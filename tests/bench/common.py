@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import platform
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -37,8 +39,25 @@ def median_of(runs: int, measure: Callable[[], float]) -> float:
 
 def rss_bytes(pid: int) -> int:
     """The resident memory of a process, from /proc."""
+    return _status_bytes(pid, "VmRSS")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The most resident memory a process has had since it started or ``reset_peak_rss``.
+
+    The kernel keeps it (VmHWM), so no spike is missed between two samples.
+    """
+    return _status_bytes(pid, "VmHWM")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start a process's peak RSS afresh from its current RSS (Linux 4.0+, our own processes)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _status_bytes(pid: int, name: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{name}:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -102,6 +121,58 @@ def service(workdir: Path, **settings: str) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a bare HTTP exchange got: status (0: no answer), body and seconds taken."""
+
+    status: int
+    body: bytes
+    seconds: float
+
+
+async def exchange(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    give_up_after: float = 60.0,
+) -> Answer:
+    """One HTTP/1.1 request on a connection of its own, read until the server closes it; no
+    answer within ``give_up_after`` seconds counts as none (status 0), as a client gives up.
+
+    A bare exchange rather than an httpx client: httpx's pool does work for every open
+    connection each time a request finishes, so with hundreds in flight the client itself
+    becomes the bottleneck (measured: 100 answers due at 1.0 s arrived over 1.2-1.6 s).
+    """
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(give_up_after):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            try:
+                writer.write("\r\n".join(lines).encode() + b"\r\n\r\n" + body)
+                await writer.drain()
+                answer = await reader.read()  # all of it: the server closes when done
+            finally:
+                writer.close()
+        head, _, content = answer.partition(b"\r\n\r\n")
+        status = int(head.split(None, 2)[1]) if head.startswith(b"HTTP/") else 0
+    except (OSError, TimeoutError, ValueError, IndexError):
+        status, content = 0, b""
+    return Answer(status, content, time.perf_counter() - started)
+
+
+def outcome_of(statuses: Counter[int]) -> str:
+    """How many answers had each status, e.g. ``98 x 200, 2 x 503``."""
+    return ", ".join(f"{n} x {status or 'failed'}" for status, n in sorted(statuses.items()))
 
 
 def png_of_size(approximate_bytes: int, seed: int = 1) -> bytes:

@@ -32,7 +32,9 @@ from tests.bench.common import (
     PeakRss,
     Table,
     background,
+    exchange,
     mib,
+    outcome_of,
     png_of_size,
     rss_bytes,
     service,
@@ -103,40 +105,14 @@ def floor_server(content_bytes: int) -> AbstractContextManager[str]:
     return background(command, url, FLOOR_CONTENT_BYTES=str(content_bytes))
 
 
-async def post_once(host: str, port: int, body: bytes) -> int:
-    """One POST /image/ on a connection of its own; its status, or 0 if the connection failed.
-
-    A bare HTTP/1.1 exchange rather than an httpx client: httpx's pool does work for every open
-    connection each time a request finishes, so with hundreds in flight the client itself
-    becomes the bottleneck (measured: 100 answers due at 1.0 s arrived over 1.2-1.6 s).
-    """
-    try:
-        reader, writer = await asyncio.open_connection(host, port)
-    except OSError:
-        return 0
-    try:
-        head = (
-            f"POST /image/ HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        )
-        writer.write(head.encode() + body)
-        await writer.drain()
-        status_line = await reader.readline()
-        await reader.read()  # the rest of the answer, until the server closes
-        return int(status_line.split()[1]) if status_line.startswith(b"HTTP/") else 0
-    except (OSError, ValueError, IndexError):
-        return 0
-    finally:
-        writer.close()
-
-
 async def concurrent_posts(base_url: str, count: int) -> tuple[float, Counter[int]]:
     """Wall time of ``count`` simultaneous POSTs, and how many got each status (0: failed)."""
-    host, port = base_url.removeprefix("http://").rsplit(":", 1)
     bodies = [json.dumps({"prompt": f"load {n}"}).encode() for n in range(count)]
     started = time.perf_counter()
-    statuses = await asyncio.gather(*(post_once(host, int(port), b) for b in bodies))
-    return time.perf_counter() - started, Counter(statuses)
+    answers = await asyncio.gather(
+        *(exchange(base_url, "POST", "/image/", body=b, give_up_after=120) for b in bodies)
+    )
+    return time.perf_counter() - started, Counter(answer.status for answer in answers)
 
 
 def run() -> None:
@@ -208,8 +184,6 @@ def bench_posts(table: Table, root: Path, database_url: str) -> None:
             PIXY_DATABASE_URL=database_url,
             PIXY_STORAGE_URL=f"file://{root / 'posted'}",
             **openai_settings(provider_url),
-            PIXY_MAX_CONCURRENT_GENERATIONS="100",
-            PIXY_GENERATION_QUEUE_TIMEOUT="2",
             PIXY_DATABASE_POOL_SIZE="20",
         ) as server,
     ):
@@ -245,11 +219,6 @@ def bench_posts(table: Table, root: Path, database_url: str) -> None:
                 aim,
                 f"{mib(idle)} / {mib(peak.peak)}",
             )
-
-
-def outcome_of(statuses: Counter[int]) -> str:
-    """How many answers had each status, e.g. ``98 x 200, 2 x 503``."""
-    return ", ".join(f"{n} x {status or 'failed'}" for status, n in sorted(statuses.items()))
 
 
 def bench_workers(table: Table, root: Path, database_url: str) -> None:
