@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     key_images_per_hour: int = Field(default=0, ge=0, le=1_000_000)
     cursor_secret: SecretStr = SecretStr("pixyproxy-listing-cursor")
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
-    job_concurrency: int = Field(default=64, ge=1, le=1_000)
+    job_concurrency: int = Field(default=128, ge=1, le=1_000)
     job_queue_limit: int = Field(default=5_000, ge=1, le=10_000_000)
     job_lease_seconds: float = Field(default=30.0, ge=3, le=3_600)
     job_poll_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -50,7 +50,7 @@ _T = TypeVar("_T")
 class RunnerSettings:
     """How a runner paces itself."""
 
-    concurrency: int = 64
+    concurrency: int = 128
     lease_seconds: float = 30.0
     poll_seconds: float = 1.0
     max_attempts: int = 3
