@@ -41,9 +41,11 @@ _FORGET_KEY = (
     " AND status IN ('succeeded', 'failed')"
 )
 _DUE = _SELECT + " WHERE status = 'queued' AND not_before <= :now ORDER BY not_before LIMIT :limit"
+# One row by its primary key: a unique lookup locks that row alone, whatever plan stale index
+# statistics would pick for a list (a scan locked every row and deadlocked new INSERTs).
 _TAKE = (
     "UPDATE jobs SET status = 'running', lease_owner = :runner, lease_expires_at = :lease_until,"
-    " attempts = attempts + 1, updated_at = :now WHERE status = 'queued' AND id IN "
+    " attempts = attempts + 1, updated_at = :now WHERE id = :id"
 )
 _RENEW = (
     "UPDATE jobs SET lease_expires_at = :lease_until"
@@ -204,8 +206,8 @@ class SqlJobRepository:
             rows = [dict(row) for row in cursor.fetchall()]
             if not rows:
                 return []
-            ids, names = _in_list([row["id"] for row in rows])
-            cursor.execute(self._db.prepare(_TAKE + names), {"runner": runner, **times, **ids})
+            take = self._db.prepare(_TAKE)
+            cursor.executemany(take, [{"runner": runner, **times, "id": r["id"]} for r in rows])
         # Every row was locked for this transaction, so the update took each of them.
         claimed = [self._from_row(row) for row in rows]
         return [

@@ -11,10 +11,11 @@ import pytest
 from app.core.generation import TokenUsage
 from app.core.jobs import JobProblem, JobRecord, JobStatus
 from app.core.models import ImageDetail
-from app.data.database import Database
+from app.data.database import Database, open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
+from tests.fixtures import mysql_connect
 
 LEASE = timedelta(seconds=30)
 USAGE = TokenUsage(text_input=10, image_input=0, output=4160)
@@ -191,3 +192,33 @@ def test_a_finished_jobs_key_can_be_forgotten(jobs: SqlJobRepository) -> None:
     assert jobs.forget_key(owner=job.owner, key="old", before=later)
     fresh, created = jobs.submit(new_job(key="old"))
     assert created and fresh.id != job.id
+
+
+IN_FLIGHT = (
+    "INSERT INTO jobs (id, owner, prompt, options, status, attempts, not_before, created_at,"
+    " updated_at) VALUES (%s, 'owner-a', 'in flight', '{}', 'queued', 0, NOW(6), NOW(6), NOW(6))"
+)
+
+
+def test_a_claim_locks_only_the_jobs_it_takes(mysql_url: str) -> None:
+    """A submission in flight holds its new row; a claim must not wait for it.
+
+    A claim that updated its jobs by a list scanned the small table (the plan the statistics
+    gave) and waited on that row while the INSERT waited on the claim's index lock: MariaDB
+    broke the deadlock by failing the INSERT, a 503 for its client (the generation bench saw
+    1-9 of 100 async submissions fail so).
+    """
+    database = open_database(mysql_url, pool_size=2)
+    try:
+        jobs = SqlJobRepository(database)
+        init_database(database)
+        due = [jobs.submit(new_job(f"due {n}"))[0] for n in range(5)]
+        with mysql_connect(mysql_url) as submitting:
+            submitting.begin()
+            submitting.cursor().execute(IN_FLIGHT, (str(uuid4()),))  # not committed yet
+            claimed = claim(jobs, "runner-a", limit=5)
+            submitting.commit()
+        assert {job.id for job in claimed} == {job.id for job in due}
+        assert jobs.queued() == 1
+    finally:
+        database.close()
