@@ -74,7 +74,9 @@ def _error(status: int, code: str, message: str, kind: str) -> dict[str, Any]:
 
 
 def _ok(body: dict[str, Any], fake: FakeOpenAI) -> tuple[int, dict[str, str], dict[str, Any]]:
-    image = base64.b64encode(fake.image or _drawn(body, exact=fake.honour_size)).decode()
+    if fake.image is not None:  # answered from the encoded fixed answer (_encoded)
+        return 200, {}, {}
+    image = base64.b64encode(_drawn(body, exact=fake.honour_size)).decode()
     return (
         200,
         {},
