@@ -13,7 +13,7 @@ from uuid import UUID
 
 from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
 from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
-from app.core.jobs import JobProblem, JobRecord, JobStatus, JobUsage
+from app.core.jobs import JobPartial, JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail, ImageFilter
 
 
@@ -76,6 +76,20 @@ class JobRepository(Protocol):
 
     def usage(self, job_id: UUID) -> JobUsage | None:
         """What the image of a succeeded job cost, if it has one."""
+
+    def revisions(self, job_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The current revision of each of these jobs that exists."""
+
+    def add_partial(
+        self, job_id: UUID, *, index: int, key: str, media_type: str, now: datetime
+    ) -> int | None:
+        """Record a partial render of a running job; its event's revision, or None."""
+
+    def partials(self, job_id: UUID, *, after: int = 0) -> list[JobPartial]:
+        """The partial renders of a job recorded after revision ``after``, in order."""
+
+    def partial(self, job_id: UUID, index: int) -> JobPartial | None:
+        """One partial render of a job, if it was recorded."""
 
     def queued(self) -> int:
         """How many jobs wait to be claimed."""

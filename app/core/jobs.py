@@ -6,6 +6,7 @@ claims it (docs/ARCHITECTURE.md, "Generation as durable jobs").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -62,6 +63,18 @@ class JobRecord(BaseModel):
     request_hash: str | None = None
     created_at: datetime
     updated_at: datetime
+    revision: int = Field(default=1, description="Bumped on every visible change: event ids.")
+    status_revision: int = Field(default=1, description="The revision of the last status change.")
+
+
+@dataclass(frozen=True)
+class JobPartial:
+    """A partial render of a running job, stored as an object, told by the event ``revision``."""
+
+    index: int
+    revision: int
+    key: str
+    media_type: str
 
 
 class JobUsage(BaseModel):

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from app.core.exceptions import BudgetExceeded, DatabaseError, DatabaseUnavailable
 from app.core.generation import TokenUsage
-from app.core.jobs import JobProblem, JobRecord, JobStatus, JobUsage
+from app.core.jobs import JobPartial, JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail
 from app.data.database import Database, Row, is_duplicate_key
 from app.data.dialect import from_db_time, to_db_time
@@ -25,11 +25,12 @@ from app.data.image_repository import INSERT_IMAGE, image_row
 
 _COLUMNS = (
     "id, owner, prompt, options, status, attempts, lease_owner, lease_expires_at, not_before,"
-    " error, idempotency_key, request_hash, created_at, updated_at"
+    " error, idempotency_key, request_hash, created_at, updated_at, revision, status_revision"
 )
 _VALUES = (
     ":id, :owner, :prompt, :options, :status, :attempts, :lease_owner, :lease_expires_at,"
-    " :not_before, :error, :idempotency_key, :request_hash, :created_at, :updated_at"
+    " :not_before, :error, :idempotency_key, :request_hash, :created_at, :updated_at, :revision,"
+    " :status_revision"
 )
 _INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_VALUES})"  # noqa: S608 - constant
 _SELECT = f"SELECT {_COLUMNS} FROM jobs"  # noqa: S608 - constant
@@ -41,35 +42,57 @@ _FORGET_KEY = (
     " AND status IN ('succeeded', 'failed')"
 )
 _DUE = _SELECT + " WHERE status = 'queued' AND not_before <= :now ORDER BY not_before LIMIT :limit"
-# One row by its primary key: a unique lookup locks that row alone, whatever plan stale index
-# statistics would pick for a list (a scan locked every row and deadlocked new INSERTs).
+# Every visible change bumps the job's revision (the id of the event telling it); a status
+# change records its revision too. status_revision comes first: MySQL assigns left to right
+# with the new values, SQLite with the old ones, and this order means the same on both.
+# A claim takes one row by its primary key: a unique lookup locks that row alone, whatever plan
+# stale index statistics would pick for a list (a scan locked every row and deadlocked INSERTs).
 _TAKE = (
-    "UPDATE jobs SET status = 'running', lease_owner = :runner, lease_expires_at = :lease_until,"
-    " attempts = attempts + 1, updated_at = :now WHERE id = :id"
+    "UPDATE jobs SET status_revision = revision + 1, revision = revision + 1,"
+    " status = 'running', lease_owner = :runner,"
+    " lease_expires_at = :lease_until, attempts = attempts + 1, updated_at = :now WHERE id = :id"
 )
 _RENEW = (
     "UPDATE jobs SET lease_expires_at = :lease_until"
     " WHERE lease_owner = :runner AND status = 'running' AND id IN "
 )
 _FAIL_EXPIRED = (
-    "UPDATE jobs SET status = 'failed', error = :error, lease_owner = NULL,"
+    "UPDATE jobs SET status_revision = revision + 1, revision = revision + 1,"
+    " status = 'failed', error = :error, lease_owner = NULL,"
     " lease_expires_at = NULL, updated_at = :now"
     " WHERE status = 'running' AND lease_expires_at < :now AND attempts >= :max_attempts"
 )
 _REQUEUE_EXPIRED = (
-    "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+    "UPDATE jobs SET status_revision = revision + 1, revision = revision + 1,"
+    " status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
     " not_before = :now, updated_at = :now WHERE status = 'running' AND lease_expires_at < :now"
 )
 _FINISH = (
-    "UPDATE jobs SET status = :status, error = :error, lease_owner = NULL,"
+    "UPDATE jobs SET status_revision = revision + 1, revision = revision + 1,"
+    " status = :status, error = :error, lease_owner = NULL,"
     " lease_expires_at = NULL, updated_at = :now WHERE id = :id AND status = 'running'"
 )
 _REQUEUE = (
-    "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+    "UPDATE jobs SET status_revision = revision + 1, revision = revision + 1,"
+    " status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
     " not_before = :not_before, attempts = attempts - :refund, updated_at = :now"
     " WHERE id = :id AND status = 'running' AND lease_owner = :runner"
 )
 _QUEUED = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+_REVISIONS = "SELECT id, revision FROM jobs WHERE id IN "
+_BUMP_FOR_PARTIAL = "UPDATE jobs SET revision = revision + 1 WHERE id = :id AND status = 'running'"
+_INSERT_PARTIAL = (
+    "INSERT INTO job_partials (job_id, idx, revision, object_key, media_type, created_at)"
+    " SELECT id, :idx, revision, :key, :media_type, :now FROM jobs WHERE id = :id"
+)
+_PARTIALS = (
+    "SELECT idx, revision, object_key, media_type FROM job_partials"
+    " WHERE job_id = :id AND revision > :after ORDER BY revision"
+)
+_PARTIAL = (
+    "SELECT idx, revision, object_key, media_type FROM job_partials"
+    " WHERE job_id = :id AND idx = :idx"
+)
 _USAGE = (
     "SELECT text_input_tokens, image_input_tokens, output_tokens, cost_microusd"
     " FROM images WHERE guid = :guid"
@@ -185,6 +208,51 @@ class SqlJobRepository:
             cost_usd=int(row["cost_microusd"]) / 1_000_000,
         )
 
+    def revisions(self, job_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The current revision of each of these jobs that exists (one query for them all)."""
+        if not job_ids:
+            return {}
+        ids, names = _in_list(job_ids)
+        rows = self._db.fetch_all(_REVISIONS + names, ids)
+        return {UUID(str(row["id"])): int(row["revision"]) for row in rows}
+
+    def add_partial(
+        self, job_id: UUID, *, index: int, key: str, media_type: str, now: datetime
+    ) -> int | None:
+        """Record a partial render of a running job; its event's revision (None if the job is
+        not running any more, or the partial was recorded already)."""
+        params = {
+            "id": str(job_id),
+            "idx": index,
+            "key": key,
+            "media_type": media_type,
+            "now": self._time(now),
+        }
+        try:
+            with self._db.connection() as conn:
+                cursor = conn.cursor()
+                cursor.execute("BEGIN" if self._db.dialect == "mysql" else "BEGIN IMMEDIATE")
+                cursor.execute(self._db.prepare(_BUMP_FOR_PARTIAL), params)
+                if cursor.rowcount != 1:
+                    return None
+                cursor.execute(self._db.prepare(_INSERT_PARTIAL), params)
+        except DatabaseError as exc:
+            if is_duplicate_key(exc.__cause__):
+                return None
+            raise
+        rows = self._db.fetch_all(_PARTIAL, {"id": str(job_id), "idx": index})
+        return int(rows[0]["revision"]) if rows else None
+
+    def partials(self, job_id: UUID, *, after: int = 0) -> list[JobPartial]:
+        """The partial renders of a job recorded after revision ``after``, in order."""
+        rows = self._db.fetch_all(_PARTIALS, {"id": str(job_id), "after": after})
+        return [_partial(row) for row in rows]
+
+    def partial(self, job_id: UUID, index: int) -> JobPartial | None:
+        """One partial render of a job, if it was recorded."""
+        rows = self._db.fetch_all(_PARTIAL, {"id": str(job_id), "idx": index})
+        return _partial(rows[0]) if rows else None
+
     def queued(self) -> int:
         """How many jobs wait to be claimed."""
         return int(self._db.fetch_column(_QUEUED)[0])
@@ -218,6 +286,8 @@ class SqlJobRepository:
                     "lease_expires_at": lease_until,
                     "attempts": job.attempts + 1,
                     "updated_at": now,
+                    "revision": job.revision + 1,
+                    "status_revision": job.revision + 1,
                 }
             )
             for job in claimed
@@ -329,6 +399,8 @@ class SqlJobRepository:
             "request_hash": job.request_hash,
             "created_at": self._time(job.created_at),
             "updated_at": self._time(job.updated_at),
+            "revision": job.revision,
+            "status_revision": job.status_revision,
         }
 
     @staticmethod
@@ -349,6 +421,8 @@ class SqlJobRepository:
             request_hash=row["request_hash"],
             created_at=from_db_time(row["created_at"]),
             updated_at=from_db_time(row["updated_at"]),
+            revision=int(row["revision"]),
+            status_revision=int(row["status_revision"]),
         )
 
 
@@ -363,3 +437,12 @@ def _first(row: Any) -> Any:
     if isinstance(row, dict):
         return next(iter(row.values()))
     return row[0]
+
+
+def _partial(row: Row) -> JobPartial:
+    return JobPartial(
+        index=int(row["idx"]),
+        revision=int(row["revision"]),
+        key=str(row["object_key"]),
+        media_type=str(row["media_type"]),
+    )
