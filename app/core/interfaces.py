@@ -170,12 +170,20 @@ class ContentLinker(Protocol):
 Admit = Callable[[int], Awaitable[None]]
 """Waits until the memory budget lets the caller hold that many more bytes."""
 
+OnPartial = Callable[[int, bytes], Awaitable[None]]
+"""Takes a partial render of the image being generated: its index and its bytes."""
+
 
 class ImageGenerator(Protocol):
     """Turns a prompt into image bytes."""
 
-    async def generate(self, request: GenerationRequest, admit: Admit) -> GeneratedImage:
+    async def generate(
+        self, request: GenerationRequest, admit: Admit, on_partial: OnPartial | None = None
+    ) -> GeneratedImage:
         """Return one image drawn for ``request``, and what the provider counted for it.
+
+        ``on_partial`` is awaited with each partial render (its index and bytes) when the
+        generator streams them.
 
         ``admit`` is awaited with an estimate of the bytes about to be held before an answer
         is read or decoded, so that many answers arriving at once wait instead of piling up.

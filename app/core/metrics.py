@@ -90,6 +90,15 @@ IMAGE_COST = Counter(
     "Estimated cost of the images made, in US dollars, by model.",
     ["model"],
 )
+EVENT_STREAMS = Gauge(
+    "pixyproxy_job_event_streams",
+    "Job event streams this process holds open.",
+    multiprocess_mode="livesum",
+)
+EVENT_POLLS = Counter(
+    "pixyproxy_job_event_polls",
+    "Database queries the job watcher made for every open stream at once.",
+)
 BUDGET_BYTES = Gauge(
     "pixyproxy_image_budget_bytes",
     "Bytes of provider answers admitted by the memory budget right now.",

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     )
     openai_prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     openai_timeout: float = Field(default=300.0, gt=0)
+    partial_images: int = Field(default=0, ge=0, le=3)
+    events_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("PIXY_OPENAI_API_KEY", "OPENAI_API_KEY")
     )

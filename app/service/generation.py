@@ -148,6 +148,31 @@ class ImageKeeper:
         self.remove(key)
         return None
 
+    def keep_partial(self, job: JobRecord, index: int, data: bytes) -> None:
+        """Store a partial render under a name derived from the job's, and record it (blocking).
+
+        A partial that is not an image is dropped: it is only a preview.
+        """
+        image_type = sniff_image_type(data)
+        if image_type is None:
+            log.warning("partial_image_not_an_image", job=str(job.id), index=index)
+            return
+        key = self._store.key_for(f"{job.id}-partial-{index}.{image_type.extension}")
+        self._store.put(key, data, content_type=image_type.media_type)
+        recorded = self._jobs.add_partial(
+            job.id, index=index, key=key, media_type=image_type.media_type, now=datetime.now(UTC)
+        )
+        if recorded is None:  # the job ended meanwhile: no stream will ask for it
+            self.remove(key)
+
+    def read_partial(self, key: str) -> bytes:
+        """The bytes of a stored partial render (blocking; a few MB at most)."""
+        stream = self._store.open(key)
+        try:
+            return b"".join(stream.chunks)
+        finally:
+            stream.close()
+
     def remove(self, key: str) -> None:
         """Remove bytes that no row will ever point at."""
         try:

@@ -87,7 +87,7 @@ class JobRunner:
         budget: ByteBudget,
         runner_id: str,
         settings: RunnerSettings,
-        on_finished: Callable[[UUID], None],
+        on_change: Callable[[UUID], None],
     ) -> None:
         self.runner_id = runner_id
         self._jobs = jobs
@@ -95,7 +95,7 @@ class JobRunner:
         self._keeper = keeper
         self._budget = budget
         self._settings = settings
-        self._on_finished = on_finished
+        self._on_change = on_change
         self._running: dict[UUID, anyio.CancelScope] = {}
         self._wakeup = anyio.Event()
         self._idle = anyio.Event()
@@ -170,6 +170,7 @@ class JobRunner:
             log.warning("job_claim_failed", code=exc.code)
             return []
         for job in claimed:
+            self._on_change(job.id)
             metrics.series(metrics.JOBS, JobStatus.RUNNING.value).inc()
             if job.attempts == 1:
                 waited = (now - job.created_at).total_seconds()
@@ -245,14 +246,15 @@ class JobRunner:
         log.info("job_succeeded", job=str(job.id), stored=image is not None)
         metrics.series(metrics.JOBS, JobStatus.SUCCEEDED.value).inc()
         metrics.JOB_ATTEMPTS.observe(job.attempts)
-        self._on_finished(job.id)
+        self._on_change(job.id)
         return "ok"
 
     async def _call_provider(self, job: JobRecord, admit: Admit) -> GeneratedImage:
         started, outcome = time.perf_counter(), "ok"
         request = GenerationRequest.of(job.prompt, job.options)
         try:
-            generated = await self._generator.generate(request, admit)
+            on_partial = partial(self._keep_partial, job)
+            generated = await self._generator.generate(request, admit, on_partial)
             _count_usage(generated)
             return generated
         except PixyProxyException as exc:
@@ -265,6 +267,15 @@ class JobRunner:
         finally:
             elapsed = time.perf_counter() - started
             metrics.series(metrics.PROVIDER_DURATION, outcome).observe(elapsed)
+
+    async def _keep_partial(self, job: JobRecord, index: int, data: bytes) -> None:
+        """Store a partial render and tell the job's streams; a failure loses only the preview."""
+        try:
+            await anyio.to_thread.run_sync(self._keeper.keep_partial, job, index, data)
+        except PixyProxyException as exc:
+            log.warning("partial_image_lost", job=str(job.id), index=index, code=exc.code)
+            return
+        self._on_change(job.id)
 
     async def _persist(self, step: Callable[[], _T]) -> _T:
         """Run a blocking step after the provider answered, retrying while a dependency is down.
@@ -295,7 +306,7 @@ class JobRunner:
             return
         metrics.series(metrics.JOBS, JobStatus.FAILED.value).inc()
         metrics.JOB_ATTEMPTS.observe(job.attempts)
-        self._on_finished(job.id)
+        self._on_change(job.id)
 
     async def _requeue(self, job: JobRecord, *, delay: float, refund: bool) -> None:
         now = datetime.now(UTC)
@@ -313,6 +324,7 @@ class JobRunner:
             log.error("job_requeue_failed", job=str(job.id), code=exc.code)
             return
         log.info("job_requeued", job=str(job.id), delay=math.ceil(delay), refund=refund)
+        self._on_change(job.id)
         metrics.series(metrics.JOBS, "requeued").inc()
 
     async def _renew_leases(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.service.image_reading import ImageReader
+from app.service.job_events import JobEvents, JobWatcher
 from app.service.job_runner import JobRunner
 from app.service.jobs import JobService
 from app.service.readiness import Readiness
@@ -19,5 +20,7 @@ class Services:
     jobs: JobService
     runner: JobRunner
     readiness: Readiness
+    events: JobEvents
+    watcher: JobWatcher
     usage: UsageService
     sync_wait_seconds: float

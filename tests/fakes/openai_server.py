@@ -11,6 +11,7 @@ import functools
 import io
 import json
 import random
+import socket
 import sys
 import threading
 import time
@@ -102,6 +103,17 @@ def _drawn(body: dict[str, Any], *, exact: bool) -> bytes:
     )
 
 
+def _render_fields(body: dict[str, Any], image: bytes) -> dict[str, Any]:
+    return {
+        "b64_json": base64.b64encode(image).decode(),
+        "background": body.get("background", "auto"),
+        "created_at": int(time.time()),
+        "output_format": body.get("output_format", "png"),
+        "quality": body.get("quality", "auto"),
+        "size": body.get("size", "auto"),
+    }
+
+
 OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160}
 
 
@@ -186,7 +198,44 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if self.path != "/v1/images/generations":
                 self._send(404, {}, _error(404, "not_found", self.path, "invalid_request_error"))
                 return
+            if body.get("stream") and fake.scenario in ("ok", "stream_break"):
+                self._stream(body)
+                return
             self._send(*fake.answer(body))
+
+        def _stream(self, body: dict[str, Any]) -> None:
+            """An images API stream: partial renders spaced over the delay, then the image
+            (or, for ``stream_break``, the connection cut after the first partial)."""
+            with fake.lock:
+                fake.requests.append(body)
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("connection", "close")
+            self.end_headers()
+            count = int(body.get("partial_images", 0))
+            pause = fake.delay / (count + 1)
+            for index in range(count):
+                time.sleep(pause)
+                partial = draw_image(f"{body['prompt']} (partial {index})", size=64)
+                self._event(
+                    "image_generation.partial_image",
+                    {**_render_fields(body, partial), "partial_image_index": index},
+                )
+                if fake.scenario == "stream_break":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+            time.sleep(pause)
+            final = _drawn(body, exact=fake.honour_size)
+            self._event(
+                "image_generation.completed",
+                {**_render_fields(body, final), "usage": usage(body)},
+            )
+
+        def _event(self, kind: str, payload: dict[str, Any]) -> None:
+            data = json.dumps({"type": kind, **payload})
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(f"event: {kind}\ndata: {data}\n\n".encode())
+                self.wfile.flush()
 
         def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
             data = _encoded(fake, status, payload)

@@ -75,7 +75,7 @@ async def running(
         budget=ByteBudget(32 * 1024 * 1024),
         runner_id="test-runner",
         settings=RunnerSettings(poll_seconds=0.2, **settings),  # type: ignore[arg-type]
-        on_finished=service.finished,
+        on_change=service.finished,
     )
     async with anyio.create_task_group() as group:
         group.start_soon(runner.run)

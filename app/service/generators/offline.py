@@ -12,7 +12,7 @@ import anyio.to_thread
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from app.core.generation import GeneratedImage, GenerationRequest
-from app.core.interfaces import Admit
+from app.core.interfaces import Admit, OnPartial
 
 SIZE = 512
 MODEL = "offline"
@@ -118,7 +118,9 @@ def _dimensions(size: str | None) -> tuple[int, int]:
 class OfflineImageGenerator:
     """The ``ImageGenerator`` used by default: same prompt, same picture, no network."""
 
-    async def generate(self, request: GenerationRequest, admit: Admit) -> GeneratedImage:
+    async def generate(
+        self, request: GenerationRequest, admit: Admit, on_partial: OnPartial | None = None
+    ) -> GeneratedImage:
         """Draw the picture in the thread pool (drawing is CPU work); it costs nothing."""
         width, height = _dimensions(request.size)
         side = max(width, height)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -27,7 +27,7 @@ from app.core.exceptions import (
     ProviderTimeout,
 )
 from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
-from app.core.interfaces import Admit
+from app.core.interfaces import Admit, OnPartial
 
 _CONNECT_ATTEMPTS = 3
 _CONNECT_BACKOFF_SECONDS = 0.25
@@ -36,21 +36,29 @@ _DEFAULT_RETRY_AFTER = 30
 _UNKNOWN_ANSWER_BYTES = 8 * 1024 * 1024  # an answer without Content-Length: assume a big one
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 
 class OpenAIImageGenerator:
     """The ``ImageGenerator`` that asks OpenAI for one base64 image per prompt."""
 
-    def __init__(self, client: openai.AsyncOpenAI, *, size: str) -> None:
+    def __init__(self, client: openai.AsyncOpenAI, *, size: str, partial_images: int = 0) -> None:
         self._client = client
         self._size = size
+        self._partial_images = partial_images
 
-    async def generate(self, request: GenerationRequest, admit: Admit) -> GeneratedImage:
+    async def generate(
+        self, request: GenerationRequest, admit: Admit, on_partial: OnPartial | None = None
+    ) -> GeneratedImage:
         """Ask for one image and decode it; every provider failure becomes one of ours.
 
         The answer's body (a 2-4 MB image as base64 in JSON) stays unread in the connection
         until the memory budget admits it, so a burst of answers waits instead of piling up.
+        With partial images asked for (``PIXY_PARTIAL_IMAGES``), the answer is streamed and
+        each partial render goes to ``on_partial`` as it arrives.
         """
+        if self._partial_images and on_partial is not None:
+            return await self._streamed(request, admit, on_partial)
         async with self._request(self._parameters(request)) as response:
             size = int(response.headers.get("content-length") or 0) or _UNKNOWN_ANSWER_BYTES
             # Held at once at the peak: the body, its JSON text, then the decoded image.
@@ -65,6 +73,50 @@ class OpenAIImageGenerator:
     async def close(self) -> None:
         """Close the HTTP connections of the client."""
         await self._client.close()
+
+    async def _streamed(
+        self, request: GenerationRequest, admit: Admit, on_partial: OnPartial
+    ) -> GeneratedImage:
+        """Ask for a streamed answer; partial renders go out as they come, the last is kept.
+
+        A stream that breaks off is a failed attempt like any other provider failure.
+        """
+        parameters = self._parameters(request) | {
+            "stream": True,
+            "partial_images": self._partial_images,
+        }
+        stream = await self._connected(lambda: self._client.images.generate(**parameters))
+        admitted = False
+        try:
+            async for event in stream:
+                if not admitted:  # the first render tells how big each will be
+                    await admit(len(event.b64_json) * 3)
+                    admitted = True
+                data = _decoded(event.b64_json)
+                if event.type == "image_generation.partial_image":
+                    await on_partial(event.partial_image_index, data)
+                elif event.type == "image_generation.completed":
+                    usage = event.usage.model_dump() if event.usage else None
+                    return GeneratedImage(data, model=request.model, usage=usage_of(usage))
+        except openai.APIError as exc:
+            raise provider_failure(exc) from exc
+        except (httpx.HTTPError, OSError) as exc:
+            raise ProviderError("the image provider's stream broke off") from exc
+        finally:
+            await stream.close()
+        raise GenerationEmpty("the image provider's stream ended without an image")
+
+    async def _connected(self, start: Callable[[], Awaitable[_T]]) -> _T:
+        """Start a request; again only when the connection was refused, so no image exists."""
+        for attempt in range(1, _CONNECT_ATTEMPTS + 1):
+            try:
+                return await start()
+            except openai.APIError as exc:
+                if attempt == _CONNECT_ATTEMPTS or not connection_refused(exc):
+                    raise provider_failure(exc) from exc
+                log.warning("provider_connection_refused", attempt=attempt)
+                await anyio.sleep(_CONNECT_BACKOFF_SECONDS * attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _parameters(self, request: GenerationRequest) -> dict[str, Any]:
         """What the provider is sent: the options asked for, nothing it was not asked."""
@@ -87,22 +139,12 @@ class OpenAIImageGenerator:
         self, parameters: dict[str, Any]
     ) -> AsyncIterator[AsyncAPIResponse[ImagesResponse]]:
         """Ask once; again only when the connection was refused, so no image can exist yet."""
-        for attempt in range(1, _CONNECT_ATTEMPTS + 1):
-            try:
-                answer = self._client.images.with_streaming_response.generate(**parameters)
-                response = await answer.__aenter__()
-            except openai.APIError as exc:
-                if attempt == _CONNECT_ATTEMPTS or not connection_refused(exc):
-                    raise provider_failure(exc) from exc
-                log.warning("provider_connection_refused", attempt=attempt)
-                await anyio.sleep(_CONNECT_BACKOFF_SECONDS * attempt)
-                continue
-            try:
-                yield response
-            finally:
-                await answer.__aexit__(None, None, None)
-            return
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        answer = self._client.images.with_streaming_response.generate(**parameters)
+        response = await self._connected(answer.__aenter__)
+        try:
+            yield response
+        finally:
+            await answer.__aexit__(None, None, None)
 
 
 def decode_answer(body: bytes) -> tuple[bytes, TokenUsage]:
@@ -117,11 +159,14 @@ def decode_answer(body: bytes) -> tuple[bytes, TokenUsage]:
     encoded = first.get("b64_json") if isinstance(first, dict) else None
     if not encoded or not isinstance(encoded, str):
         raise GenerationEmpty("the image provider answered without an image")
+    return _decoded(encoded), usage_of(payload.get("usage"))
+
+
+def _decoded(encoded: str) -> bytes:
     try:
-        data = base64.b64decode(encoded, validate=True)
+        return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidImage("the image provider sent data that is not base64") from exc
-    return data, usage_of(payload.get("usage"))
 
 
 def usage_of(usage: object) -> TokenUsage:

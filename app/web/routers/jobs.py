@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
 
 from app.core.jobs import Job
-from app.web.dependencies import CallerDep, jobs_of
-from app.web.jobs_view import job_response
+from app.service.job_events import JobEvent
+from app.web.dependencies import CallerDep, jobs_of, services_of
+from app.web.jobs_view import job_json, job_response
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -24,3 +29,59 @@ router = APIRouter(
 async def get_job(job_id: UUID, request: Request, caller: CallerDep) -> Response:
     """Where a generation job stands: its image once succeeded, its problem once failed."""
     return job_response(await jobs_of(request).get(job_id, caller=caller))
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events: `status` (the Job) first and on every change, "
+            "`partial_image` when the provider streams a render; ends after the final status. "
+            "Send `Last-Event-ID` to resume after an event.",
+        }
+    },
+)
+async def job_events(job_id: UUID, request: Request, caller: CallerDep) -> StreamingResponse:
+    """Follow a job as it moves: its status on every change and its partial renders."""
+    events = services_of(request).events
+    record = await events.open(job_id, caller=caller)
+    stream = events.stream(record, last_event_id=_last_event_id(request))
+    return StreamingResponse(
+        _server_sent(stream),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/{job_id}/partials/{index}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "A partial render."}},
+)
+async def job_partial(
+    job_id: UUID, index: Annotated[int, Path(ge=0, le=9)], request: Request, caller: CallerDep
+) -> Response:
+    """A partial render of the job, as its event announced it."""
+    data, media_type = await services_of(request).events.partial(job_id, index, caller=caller)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _last_event_id(request: Request) -> int | None:
+    """The event a reconnecting client saw last; a value we never sent starts afresh."""
+    value = request.headers.get("last-event-id", "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return None
+
+
+async def _server_sent(events: AsyncIterator[JobEvent | None]) -> AsyncIterator[bytes]:
+    yield b"retry: 3000\n\n"
+    async for event in events:
+        if event is None:
+            yield b": keep-alive\n\n"
+            continue
+        data = event.data
+        body = job_json(data) if isinstance(data, Job) else json.dumps(data).encode()
+        yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), body)

@@ -1,0 +1,205 @@
+"""Live progress of jobs: events a client follows while its job moves, on any replica.
+
+Every visible change of a job bumps its revision in the database (``data.job_repository``), and
+each event's id is the revision that told it: a ``status`` event (the Job) at the revision of a
+status change, a ``partial_image`` event at the revision its partial render was recorded. A
+stream resumed with ``Last-Event-ID`` sends what came after it, whichever replica serves it.
+
+Streams do not poll the database each: one ``JobWatcher`` per replica asks for the revisions of
+every watched job in one query per poll, and the local runner wakes streams at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import anyio
+import anyio.to_thread
+import structlog
+
+from app.core import metrics
+from app.core.callers import Caller
+from app.core.exceptions import JobNotFound, PixyProxyException
+from app.core.interfaces import JobRepository
+from app.core.jobs import Job, JobRecord
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One event of a job's stream: ``status`` (data: the Job) or ``partial_image``."""
+
+    id: int
+    kind: str
+    data: Job | dict[str, Any]
+
+
+class JobWatcher:
+    """Wakes the streams of this replica when their jobs change: one query per poll for all."""
+
+    def __init__(self, jobs: JobRepository, *, poll_seconds: float) -> None:
+        self._jobs = jobs
+        self._poll_seconds = poll_seconds
+        self._watching: dict[UUID, set[_Watch]] = {}
+
+    @property
+    def watched(self) -> int:
+        """How many jobs are being watched."""
+        return len(self._watching)
+
+    def changed(self, job_id: UUID) -> None:
+        """The local runner changed ``job_id``: wake its streams now (event loop only)."""
+        for watch in self._watching.get(job_id, ()):
+            watch.wake()
+
+    @asynccontextmanager
+    async def watch(self, job_id: UUID, revision: int) -> AsyncIterator[_Watch]:
+        """Watch ``job_id`` from ``revision`` on, for as long as the block runs."""
+        watch = _Watch(revision)
+        self._watching.setdefault(job_id, set()).add(watch)
+        metrics.EVENT_STREAMS.inc()
+        try:
+            yield watch
+        finally:
+            metrics.EVENT_STREAMS.dec()
+            watchers = self._watching.get(job_id)
+            if watchers is not None:
+                watchers.discard(watch)
+                if not watchers:
+                    del self._watching[job_id]
+
+    async def run(self) -> None:
+        """Poll the revisions of every watched job until cancelled."""
+        while True:
+            await anyio.sleep(self._poll_seconds)
+            if not self._watching:
+                continue
+            try:
+                revisions = await anyio.to_thread.run_sync(
+                    self._jobs.revisions, list(self._watching)
+                )
+            except PixyProxyException as exc:
+                log.warning("job_watch_failed", code=exc.code)
+                continue
+            metrics.EVENT_POLLS.inc()
+            for job_id, revision in revisions.items():
+                for watch in self._watching.get(job_id, ()):
+                    if revision > watch.revision:
+                        watch.wake()
+
+
+class _Watch:
+    """One stream's view of a job: the last revision it sent, and a wake-up."""
+
+    def __init__(self, revision: int) -> None:
+        self.revision = revision
+        self._woken = anyio.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait for a change for at most ``seconds``; whether one came."""
+        with anyio.move_on_after(seconds):
+            await self._woken.wait()
+        woken = self._woken.is_set()
+        if woken:
+            self._woken = anyio.Event()
+        return woken
+
+
+class JobEvents:
+    """Builds a job's event stream for its owner."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        watcher: JobWatcher,
+        view: Callable[[JobRecord], Any],
+        read: Callable[[str], bytes],
+        keepalive_seconds: float,
+    ) -> None:
+        self._jobs = jobs
+        self._read = read
+        self._watcher = watcher
+        self._view = view
+        self._keepalive_seconds = keepalive_seconds
+
+    async def open(self, job_id: UUID, *, caller: Caller) -> JobRecord:
+        """The job, if the caller may follow it; ``JobNotFound`` for anyone else."""
+        record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
+        if record is None or not (record.owner == caller.id or caller.admin):
+            raise JobNotFound(f"you have no job with the id {job_id}")
+        return record
+
+    async def partial(self, job_id: UUID, index: int, *, caller: Caller) -> tuple[bytes, str]:
+        """A partial render of the caller's job: its bytes and media type."""
+        await self.open(job_id, caller=caller)
+        found = await anyio.to_thread.run_sync(self._jobs.partial, job_id, index)
+        if found is None:
+            raise JobNotFound(f"job {job_id} has no partial image {index}")
+        data = await anyio.to_thread.run_sync(self._read, found.key)
+        return data, found.media_type
+
+    async def stream(
+        self, record: JobRecord, *, last_event_id: int | None
+    ) -> AsyncIterator[JobEvent | None]:
+        """The job's events after ``last_event_id`` (a fresh stream starts with its status),
+        ending after the terminal status; ``None`` when a keep-alive is due."""
+        job_id = record.id
+        async with self._watcher.watch(job_id, record.revision) as watch:
+            if last_event_id is None:
+                event = await self._status(record, record.revision)
+                yield event
+                sent = event.id
+            else:
+                sent = last_event_id
+            idle_since = time.monotonic()
+            while True:
+                events, record = await self._after(job_id, sent)
+                for event in events:
+                    yield event
+                    sent = event.id
+                    idle_since = time.monotonic()
+                watch.revision = max(sent, record.revision)
+                if record.status.terminal and record.status_revision <= sent:
+                    return
+                quiet = time.monotonic() - idle_since
+                if not await watch.wait(max(0.0, self._keepalive_seconds - quiet)):
+                    idle_since = time.monotonic()
+                    yield None
+
+    async def _after(self, job_id: UUID, sent: int) -> tuple[list[JobEvent], JobRecord]:
+        """What happened to the job after revision ``sent``, in order, and the job now."""
+        record = await anyio.to_thread.run_sync(self._fresh, job_id)
+        if record.revision <= sent:
+            return [], record
+        partials = await anyio.to_thread.run_sync(partial(self._jobs.partials, job_id, after=sent))
+        events = [
+            JobEvent(
+                render.revision,
+                "partial_image",
+                {"index": render.index, "url": f"/jobs/{job_id}/partials/{render.index}"},
+            )
+            for render in partials
+        ]
+        if record.status_revision > sent:
+            events.append(await self._status(record, record.status_revision))
+        return sorted(events, key=lambda event: event.id), record
+
+    async def _status(self, record: JobRecord, revision: int) -> JobEvent:
+        return JobEvent(revision, "status", await self._view(record))
+
+    def _fresh(self, job_id: UUID) -> JobRecord:
+        record = self._jobs.get(job_id)
+        if record is None:
+            raise JobNotFound(f"no job has the id {job_id}")
+        return record
