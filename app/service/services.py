@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.service.image_reading import ImageReader
 from app.service.job_runner import JobRunner
 from app.service.jobs import JobService
+from app.service.options import ModelCatalog
 from app.service.readiness import Readiness
 from app.service.usage import UsageService
 
@@ -20,4 +21,5 @@ class Services:
     runner: JobRunner
     readiness: Readiness
     usage: UsageService
+    catalog: ModelCatalog
     sync_wait_seconds: float
