@@ -21,12 +21,15 @@ class ModelChoice(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    sizes: list[str] = Field(description="`auto` and the `WIDTHxHEIGHT` sizes it makes.")
+    sizes: list[str] = Field(description="The sizes it makes, each `auto` or `WIDTHxHEIGHT`.")
     default: bool = Field(description="Whether a POST without `model` gets this one.")
 
 
 class GenerationChoices(BaseModel):
-    """What a ``POST /image`` may ask for; of the lists below, the first is the default."""
+    """What a ``POST /image`` may ask for.
+
+    Of the qualities, formats and backgrounds, the first is what a POST that leaves it out gets.
+    """
 
     model_config = ConfigDict(frozen=True)
 
