@@ -58,7 +58,7 @@ from app.web.exposure import watch_listening_sockets
 from app.web.http_limits import HeadLimitMiddleware
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import gallery, generation, health, images, jobs, metrics, usage
+from app.web.routers import gallery, generation, health, images, jobs, metrics, models, usage
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -251,6 +251,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
             source=SqlUsageRepository(data.database),
             names={key_id(key.key): key.name for key in settings.named_keys() if key.name},
         ),
+        catalog=catalog,
         sync_wait_seconds=settings.sync_wait_seconds,
     )
 
@@ -330,6 +331,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(generation.router)
     app.include_router(jobs.router)
     app.include_router(usage.router)
+    app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(gallery.router)
     app.mount("/static", gallery.static_assets(), name="static")

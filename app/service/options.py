@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import get_args
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.exceptions import InvalidRequest
 from app.core.generation import GenerationRequest, Price, TokenUsage
-from app.core.models import ImageCreate
+from app.core.models import Background, ImageCreate, OutputFormat, Quality
 
 STANDARD_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
 """Sizes of a model the settings do not describe."""
+
+
+class ModelChoice(BaseModel):
+    """One model clients may ask for, and the sizes it makes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    sizes: list[str] = Field(description="The sizes it makes, each `auto` or `WIDTHxHEIGHT`.")
+    default: bool = Field(description="Whether a POST without `model` gets this one.")
+
+
+class GenerationChoices(BaseModel):
+    """What a ``POST /image`` may ask for.
+
+    Of the qualities, formats and backgrounds, the first is what a POST that leaves it out gets.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    models: list[ModelChoice]
+    qualities: list[str]
+    formats: list[str]
+    backgrounds: list[str]
 
 
 class ModelCatalog:
@@ -42,6 +69,18 @@ class ModelCatalog:
             output_format=request.output_format,
             output_compression=request.output_compression,
             background=request.background,
+        )
+
+    def describe(self) -> GenerationChoices:
+        """Every model with its sizes (the default first), and the other options' values."""
+        return GenerationChoices(
+            models=[
+                ModelChoice(name=model, sizes=list(self._sizes[model]), default=index == 0)
+                for index, model in enumerate(self.models)
+            ],
+            qualities=list(get_args(Quality)),
+            formats=list(get_args(OutputFormat)),
+            backgrounds=list(get_args(Background)),
         )
 
     def cost_microusd(self, model: str, usage: TokenUsage) -> int:

@@ -8,6 +8,7 @@ from app.service.image_reading import ImageReader
 from app.service.job_events import JobEvents, JobWatcher
 from app.service.job_runner import JobRunner
 from app.service.jobs import JobService
+from app.service.options import ModelCatalog
 from app.service.readiness import Readiness
 from app.service.usage import UsageService
 
@@ -23,4 +24,5 @@ class Services:
     events: JobEvents
     watcher: JobWatcher
     usage: UsageService
+    catalog: ModelCatalog
     sync_wait_seconds: float

@@ -30,6 +30,7 @@ def test_every_endpoint_is_documented_with_its_errors() -> None:
         },
         ("/jobs/{job_id}", "get"): {"200", "401", "404", "422", "500", "503"},
         ("/usage", "get"): {"200", "401", "403", "422", "500", "503"},
+        ("/models", "get"): {"200", "500"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
         ("/metrics", "get"): {"200"},

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 
-from tests.fixtures import PROJECT_ROOT, LiveServer, start_live_server
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fixtures import PROJECT_ROOT, LiveServer, openai_settings, start_live_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "gallery"
 XSS = "<img src=x onerror=alert(1)>"
 KEY = "gallery-test-key"
+OWNER_KEY = "options-owner-key"
+OTHER_KEY = "options-other-key"
+TINY_SIZES = ["auto", "256x256", "384x256"]
+TINY_PRICE = {"text_input": 2.0, "image_input": 2.5, "output": 8.0}  # dollars per million tokens
 
 
 def _browser_or_skip() -> Any:
@@ -46,6 +54,24 @@ def gallery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
 
 
 @pytest.fixture(scope="module")
+def options_server(
+    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
+) -> Iterator[LiveServer]:
+    """Two models (the second with small sizes of its own) behind the fake provider, two keys."""
+    module_fake_openai.honour_size = True  # the stored image is as big as the one asked for
+    server = start_live_server(
+        tmp_path_factory.mktemp("gallery-options"),
+        **openai_settings(module_fake_openai.base_url),
+        PIXY_API_KEYS=f"{OWNER_KEY},{OTHER_KEY}",
+        PIXY_OPENAI_MODELS="gpt-image-2,tiny-model",
+        PIXY_OPENAI_MODEL_SIZES=json.dumps({"tiny-model": TINY_SIZES}),
+        PIXY_OPENAI_PRICES=json.dumps({"tiny-model": TINY_PRICE}),
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_playwright = _browser_or_skip()
     with sync_playwright() as playwright:
@@ -67,7 +93,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     opened = context.new_page()
     opened.alerts = []
     opened.on("dialog", lambda dialog: (opened.alerts.append(dialog.message), dialog.dismiss()))
@@ -109,6 +135,7 @@ def test_grid_shows_the_newest_images_and_load_more_appends(
     assert page.locator("#more").is_hidden()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#options").wait_for()  # the page as it settles, its options loaded
     page.screenshot(path=str(ARTIFACTS / "desktop.png"), full_page=False)
 
 
@@ -204,6 +231,214 @@ def test_generating_shows_progress_then_the_new_image(
     assert page.evaluate("localStorage.length") == 0
 
 
+def _option_labels(page: Any, select: str) -> list[str]:
+    labels: list[str] = page.locator(f"#{select} option").all_text_contents()
+    return labels
+
+
+def _use_key(page: Any, key: str) -> None:
+    if page.locator("#key-box").get_attribute("open") is None:
+        page.click("#key-box summary")
+    page.fill("#api-key", key)
+
+
+def _submit(page: Any, prompt: str) -> tuple[dict[str, Any], Any]:
+    """Generate ``prompt`` from the form: the body the page sent, and the service's answer."""
+    page.fill("#prompt", prompt)
+    with page.expect_response(lambda r: r.request.method == "POST") as answered:
+        page.click("#generate-button")
+    response = answered.value
+    body: dict[str, Any] = response.request.post_data_json
+    return body, response
+
+
+def test_generating_with_options_makes_that_format_and_size(
+    gallery_server: LiveServer, page: Any
+) -> None:
+    """The offline generator draws what the form asked for; a single model needs no field."""
+    page.goto(f"{gallery_server.base_url}/gallery")
+    page.locator("#options").wait_for()
+    assert page.locator("#model-field").is_hidden()
+    assert _option_labels(page, "size") == [
+        *("default", "auto", "1024x1024", "1536x1024", "1024x1536"),
+    ]
+    assert _option_labels(page, "quality") == ["auto (default)", "low", "medium", "high"]
+    assert _option_labels(page, "output-format") == ["png (default)", "jpeg", "webp"]
+    assert _option_labels(page, "background") == ["auto (default)", "opaque", "transparent"]
+    assert page.locator("#compression-field").is_hidden()
+    page.select_option("#output-format", "webp")
+    assert page.locator("#compression-field").is_visible()
+    page.select_option("#output-format", "")
+    assert page.locator("#compression-field").is_hidden()
+    page.select_option("#output-format", "jpeg")
+    page.select_option("#size", "1536x1024")
+    page.fill("#output-compression", "40")
+    _use_key(page, KEY)
+
+    sent, answer = _submit(page, "an offline jpeg")
+
+    assert sent == {
+        "prompt": "an offline jpeg",
+        "size": "1536x1024",
+        "output_format": "jpeg",
+        "output_compression": 40,
+    }
+    assert answer.status == 200
+    image = answer.json()
+    assert (image["media_type"], image["width"], image["height"]) == ("image/jpeg", 1536, 1024)
+    page.locator("#grid li .caption", has_text="an offline jpeg").wait_for()
+    with gallery_server.client() as client:
+        content = client.get(f"/image/{image['guid']}/content")
+    assert content.headers["content-type"] == "image/jpeg"
+    drawn = Image.open(io.BytesIO(content.content))
+    assert (drawn.format, drawn.size) == ("JPEG", (1536, 1024))
+
+
+def test_options_left_at_their_defaults_are_not_sent(
+    options_server: LiveServer, module_fake_openai: FakeOpenAI, page: Any
+) -> None:
+    page.goto(f"{options_server.base_url}/gallery")
+    page.locator("#options").wait_for()
+    _use_key(page, OWNER_KEY)
+    sent, answer = _submit(page, "all defaults")
+    assert sent == {"prompt": "all defaults"}
+    assert answer.status == 200
+    asked = module_fake_openai.requests[-1]
+    assert asked["prompt"] == "all defaults"
+    assert not {"quality", "output_format", "output_compression", "background"} & set(asked)
+
+
+def test_the_model_field_offers_each_models_own_sizes(
+    options_server: LiveServer, page: Any
+) -> None:
+    page.goto(f"{options_server.base_url}/gallery")
+    page.locator("#model-field").wait_for()
+    assert _option_labels(page, "model") == ["gpt-image-2 (default)", "tiny-model"]
+    page.select_option("#model", "tiny-model")
+    assert _option_labels(page, "size") == ["default", *TINY_SIZES]
+    page.select_option("#size", "384x256")
+    page.select_option("#model", "")  # the default model does not make 384x256
+    assert page.input_value("#size") == ""
+    assert "1536x1024" in _option_labels(page, "size")
+
+
+def test_an_impossible_combination_shows_the_problem(
+    options_server: LiveServer, module_fake_openai: FakeOpenAI, page: Any
+) -> None:
+    page.goto(f"{options_server.base_url}/gallery")
+    page.locator("#options").wait_for()
+    _use_key(page, OWNER_KEY)
+    page.select_option("#output-format", "jpeg")
+    page.select_option("#background", "transparent")
+    asked_before = len(module_fake_openai.requests)
+
+    sent, answer = _submit(page, "a transparent jpeg")
+
+    assert sent["background"] == "transparent" and sent["output_format"] == "jpeg"
+    assert answer.status == 422
+    page.locator("#error").wait_for()
+    assert page.locator("#error-title").text_content() == "Invalid request"
+    assert page.locator("#error-list li").all_text_contents() == [
+        "background transparent needs output_format png or webp"
+    ]
+    assert len(module_fake_openai.requests) == asked_before  # nothing was billed
+    assert page.locator("#grid li .caption", has_text="a transparent jpeg").count() == 0
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".generate").screenshot(path=str(ARTIFACTS / "options-problem.png"))
+
+
+def test_a_field_the_service_refuses_is_named_and_marked(
+    options_server: LiveServer, page: Any
+) -> None:
+    """A cached /models older than the settings may offer a size the model no longer makes."""
+
+    def stale_choices(route: Any) -> None:
+        choices = route.fetch().json()
+        choices["models"][1]["sizes"].append("1024x1024")
+        route.fulfill(json=choices)
+
+    page.route("**/models", stale_choices)
+    page.goto(f"{options_server.base_url}/gallery")
+    page.locator("#model-field").wait_for()
+    _use_key(page, OWNER_KEY)
+    page.select_option("#model", "tiny-model")
+    page.select_option("#size", "1024x1024")
+
+    _, answer = _submit(page, "a size tiny-model does not make")
+
+    assert answer.status == 422
+    page.locator("#error").wait_for()
+    assert page.locator("#error-list li").all_text_contents() == [
+        "size: tiny-model makes these sizes: " + ", ".join(TINY_SIZES)
+    ]
+    assert page.locator("#error-detail").text_content() == ""  # not said twice
+    assert page.locator("#size").get_attribute("aria-invalid") == "true"
+    page.select_option("#size", "256x256")
+    _, fixed = _submit(page, "a size tiny-model makes")
+    assert fixed.status == 200
+    assert page.locator("#error").is_hidden()
+    assert page.locator("#size").get_attribute("aria-invalid") is None
+
+
+def _usd(amount: float) -> str:
+    """As the page writes dollars: two to four decimals."""
+    text = f"{amount:.4f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
+def test_the_viewer_shows_what_the_image_is_and_its_cost_to_its_owner(
+    options_server: LiveServer, page: Any
+) -> None:
+    prompt = "a webp to look at closely"
+    owner = {"Authorization": f"Bearer {OWNER_KEY}"}
+    with options_server.client(headers=owner) as client:
+        image = client.post(
+            "/image/",
+            json={
+                "prompt": prompt,
+                "model": "tiny-model",
+                "size": "384x256",
+                "output_format": "webp",
+                "quality": "high",
+            },
+        ).json()
+        usage = client.get(f"/jobs/{image['guid']}").json()["usage"]
+    assert usage["output_tokens"] > 0 and usage["cost_usd"] > 0
+
+    page.goto(f"{options_server.base_url}/gallery")
+    _use_key(page, OWNER_KEY)
+    page.locator(".tile", has_text=prompt).click()
+    page.locator("#viewer[data-cost=shown]").wait_for()
+    facts = {
+        name: page.locator(f"#viewer-{name}").text_content()
+        for name in ("model", "size", "format", "bytes", "quality", "cost")
+    }
+    assert facts == {
+        "model": "tiny-model",
+        "size": "384 \N{MULTIPLICATION SIGN} 256",
+        "format": "image/webp",
+        "bytes": f"{image['bytes'] / 1024:.1f} KiB ({image['bytes']:,} bytes)",
+        "quality": "high",
+        "cost": f"{_usd(usage['cost_usd'])} (tokens: {usage['text_input_tokens']:,} text in, "
+        f"{usage['image_input_tokens']:,} image in, {usage['output_tokens']:,} out)",
+    }
+    assert page.locator("#viewer-cost-row").is_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer.png"), full_page=False)
+    page.click("#viewer-close")
+
+    # Another key did not make it: no cost, and no error either.
+    _use_key(page, OTHER_KEY)
+    with page.expect_response("**/jobs/*") as looked_up:
+        page.locator(".tile", has_text=prompt).click()
+    assert looked_up.value.status == 404
+    page.locator("#viewer[data-cost=none]").wait_for()
+    assert page.locator("#viewer-cost-row").is_hidden()
+    assert page.locator("#viewer-format").text_content() == "image/webp"
+    assert page.locator("#error").is_hidden()
+
+
 def test_a_failure_shows_the_problem_plainly(gallery_server: LiveServer, page: Any) -> None:
     page.goto(f"{gallery_server.base_url}/gallery")
     page.fill("#prompt", "no key given")
@@ -219,6 +454,7 @@ def test_phone_width_screenshot(gallery_server: LiveServer, browser: Any) -> Non
     phone = context.new_page()
     phone.goto(f"{gallery_server.base_url}/gallery")
     phone.locator("#grid li").nth(3).wait_for()
+    phone.locator("#options").wait_for()
     width = phone.evaluate("document.documentElement.scrollWidth")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=False)

@@ -65,6 +65,7 @@ def test_every_operation_matches_its_schema(fuzzed_server: LiveServer) -> None:
         "GET /image/{guid}/content",
         "GET /jobs/{job_id}",
         "GET /metrics",
+        "GET /models",
         "GET /readyz",
         "GET /usage",
         "POST /image",

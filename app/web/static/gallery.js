@@ -7,6 +7,19 @@ const KEY_STORAGE = "pixyproxy.apiKey";
 const $ = (id) => document.getElementById(id);
 
 let nextUrl = null;
+let choices = null; // what GET /models says a generation may ask for
+let viewing = null; // the guid the viewer shows, so a late answer for another one is dropped
+
+// The option fields of the form: the body field each one fills and its control.
+const OPTION_FIELDS = [
+  ["model", "model"],
+  ["size", "size"],
+  ["quality", "quality"],
+  ["output_format", "output-format"],
+  ["output_compression", "output-compression"],
+  ["background", "background"],
+];
+const LOSSY_FORMATS = ["jpeg", "webp"];
 
 function nextLink(response) {
   const header = response.headers.get("Link") || "";
@@ -27,9 +40,10 @@ function loadable(url) {
 async function problemOf(response) {
   try {
     const body = await response.json();
-    return { title: body.title || response.statusText, detail: body.detail || "" };
+    const errors = Array.isArray(body.errors) ? body.errors : [];
+    return { title: body.title || response.statusText, detail: body.detail || "", errors };
   } catch {
-    return { title: `${response.status} ${response.statusText}`, detail: "" };
+    return { title: `${response.status} ${response.statusText}`, detail: "", errors: [] };
   }
 }
 
@@ -91,6 +105,134 @@ function listUrl() {
   return `/image/?${params}`;
 }
 
+// The option lists, rebuilt from GET /models. A field's first entry (value "") is its default:
+// left there, the field is not sent and the service decides.
+function fillSelect(select, values, defaultLabel) {
+  const kept = select.value;
+  const entries = [["", defaultLabel], ...values.map((value) => [value, value])];
+  select.replaceChildren(
+    ...entries.map(([value, label]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = label;
+      return option;
+    }),
+  );
+  select.value = values.includes(kept) ? kept : "";
+}
+
+function chosenModel() {
+  const name = $("model").value;
+  return choices.models.find((model) => (name ? model.name === name : model.default));
+}
+
+function showSizes() {
+  fillSelect($("size"), chosenModel().sizes, "default");
+}
+
+function showCompression() {
+  $("compression-field").hidden = !LOSSY_FORMATS.includes($("output-format").value);
+}
+
+function showChoices(found) {
+  choices = found;
+  const fallback = choices.models.find((model) => model.default);
+  const others = choices.models.filter((model) => !model.default).map((model) => model.name);
+  fillSelect($("model"), others, `${fallback.name} (default)`);
+  $("model-field").hidden = choices.models.length < 2;
+  showSizes();
+  // The first quality, format and background is what the service uses when none is sent.
+  for (const [id, values] of [
+    ["quality", choices.qualities],
+    ["output-format", choices.formats],
+    ["background", choices.backgrounds],
+  ]) {
+    fillSelect($(id), values.slice(1), `${values[0]} (default)`);
+  }
+  showCompression();
+  $("options").hidden = false;
+}
+
+// Without the choices (an older service, a network hiccup) the form still sends a prompt.
+async function loadChoices() {
+  try {
+    const response = await fetch("/models", { headers: { Accept: "application/json" } });
+    if (response.ok) showChoices(await response.json());
+  } catch {
+    // the options stay hidden
+  }
+}
+
+// Only what the user moved off its default goes in the body; compression only for lossy formats.
+function generationBody(prompt) {
+  const body = { prompt };
+  if ($("options").hidden) return body;
+  for (const [field, id] of OPTION_FIELDS) {
+    const value = $(id).value.trim();
+    if (!value || (field === "output_compression" && $("compression-field").hidden)) continue;
+    body[field] = field === "output_compression" ? Number(value) : value;
+  }
+  return body;
+}
+
+function formatBytes(count) {
+  if (count === null || count === undefined) return "unknown";
+  const units = ["bytes", "KiB", "MiB", "GiB"];
+  let size = count;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  const short = unit === 0 ? `${count} bytes` : `${size.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? short : `${short} (${count.toLocaleString()} bytes)`;
+}
+
+function formatSize(image) {
+  return image.width && image.height ? `${image.width} × ${image.height}` : "unknown";
+}
+
+const USD = new Intl.NumberFormat("en-US", {
+  style: "currency",
+  currency: "USD",
+  minimumFractionDigits: 2,
+  maximumFractionDigits: 4,
+});
+
+function formatCost(usage) {
+  const tokens = [
+    `${usage.text_input_tokens.toLocaleString()} text in`,
+    `${usage.image_input_tokens.toLocaleString()} image in`,
+    `${usage.output_tokens.toLocaleString()} out`,
+  ];
+  return `${USD.format(usage.cost_usd)} (tokens: ${tokens.join(", ")})`;
+}
+
+// The cost is the job's, which only the key that made it may see: any other answer (404 for
+// someone else's image, 401 for a key the service does not know) leaves the line out.
+// The viewer's data-cost says where the look-up stands: pending, shown or none.
+async function showCost(guid) {
+  $("viewer-cost-row").hidden = true;
+  $("viewer").dataset.cost = "pending";
+  const usage = await usageOf(guid, $("api-key").value.trim());
+  if (viewing !== guid) return;
+  if (usage) $("viewer-cost").textContent = formatCost(usage);
+  $("viewer-cost-row").hidden = !usage;
+  $("viewer").dataset.cost = usage ? "shown" : "none";
+}
+
+async function usageOf(guid, key) {
+  if (!key) return null;
+  try {
+    const response = await fetch(`/jobs/${encodeURIComponent(guid)}`, {
+      headers: { Accept: "application/json", Authorization: `Bearer ${key}` },
+    });
+    return response.ok ? (await response.json()).usage || null : null;
+  } catch {
+    return null;
+  }
+}
+
 function openViewer(image) {
   $("viewer-image").src = contentUrl(image);
   $("viewer-image").alt = image.prompt;
@@ -98,6 +240,13 @@ function openViewer(image) {
   $("viewer-guid").textContent = image.guid;
   $("viewer-filename").textContent = image.filename;
   $("viewer-created").textContent = new Date(image.created_at).toLocaleString();
+  $("viewer-model").textContent = image.model || "unknown";
+  $("viewer-size").textContent = formatSize(image);
+  $("viewer-format").textContent = image.media_type;
+  $("viewer-bytes").textContent = formatBytes(image.bytes);
+  $("viewer-quality").textContent = image.quality || "default";
+  viewing = image.guid;
+  showCost(image.guid);
   $("viewer-download").href = contentUrl(image);
   $("viewer-download").setAttribute("download", image.filename.split("/").pop());
   $("viewer-copy").onclick = async () => {
@@ -108,9 +257,37 @@ function openViewer(image) {
   $("viewer").showModal();
 }
 
+// A problem's `errors` say what was wrong and where: each becomes a line, and the field it names
+// is marked invalid.
+function errorMessage(error) {
+  return String(error.msg || "").replace(/^Value error, /, "");
+}
+
+function errorLine(error) {
+  const field = Array.isArray(error.loc) && error.loc[0] === "body" ? error.loc[1] : undefined;
+  const fields = [["prompt", "prompt"], ...OPTION_FIELDS];
+  const control = fields.find(([name]) => name === field);
+  if (control) $(control[1]).setAttribute("aria-invalid", "true");
+  const item = document.createElement("li");
+  item.textContent = field ? `${field}: ${errorMessage(error)}` : errorMessage(error);
+  return item;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  for (const control of document.querySelectorAll("#generate [aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+  }
+}
+
 function showError(problem) {
   $("error-title").textContent = problem.title;
-  $("error-detail").textContent = problem.detail;
+  const errors = problem.errors || [];
+  // The detail often repeats the only error; said twice, it would read as two problems.
+  const repeated = errors.some((error) => errorMessage(error) === problem.detail);
+  $("error-detail").textContent = repeated ? "" : problem.detail;
+  $("error-list").replaceChildren(...errors.map(errorLine));
+  $("error-list").hidden = errors.length === 0;
   $("error").hidden = false;
 }
 
@@ -122,13 +299,14 @@ async function generate(event) {
   else sessionStorage.removeItem(KEY_STORAGE);
   const headers = { "Content-Type": "application/json", Accept: "application/json" };
   if (key) headers.Authorization = `Bearer ${key}`;
-  $("error").hidden = true;
+  clearError();
   $("generate-button").disabled = true;
   $("generate").setAttribute("aria-busy", "true");
   $("progress").textContent = "Generating… this can take a minute.";
   $("progress").hidden = false;
   try {
-    const response = await fetch("/image/", { method: "POST", headers, body: JSON.stringify({ prompt }) });
+    const body = JSON.stringify(generationBody(prompt));
+    const response = await fetch("/image/", { method: "POST", headers, body });
     if (!response.ok) {
       const problem = await problemOf(response);
       showError(problem);
@@ -165,9 +343,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("generate").addEventListener("submit", generate);
   $("more").addEventListener("click", () => nextUrl && loadPage(nextUrl, { replace: false }));
   $("viewer-close").addEventListener("click", () => $("viewer").close());
+  $("viewer").addEventListener("close", () => {
+    viewing = null;
+  });
+  $("model").addEventListener("change", showSizes);
+  $("output-format").addEventListener("change", showCompression);
   window.addEventListener("popstate", () => {
     $("search-text").value = new URLSearchParams(location.search).get("q") || "";
     loadPage(listUrl(), { replace: true });
   });
+  loadChoices();
   loadPage(listUrl(), { replace: true });
 });
