@@ -64,6 +64,8 @@ def test_every_operation_matches_its_schema(fuzzed_server: LiveServer) -> None:
         "GET /image/{guid}",
         "GET /image/{guid}/content",
         "GET /jobs/{job_id}",
+        "GET /jobs/{job_id}/events",
+        "GET /jobs/{job_id}/partials/{index}",
         "GET /metrics",
         "GET /models",
         "GET /readyz",
