@@ -35,11 +35,13 @@ from tests.fixtures import free_port
 pytestmark = pytest.mark.anyio
 
 
-def generator_for(base_url: str, *, timeout: float = 5.0) -> OpenAIImageGenerator:
+def generator_for(
+    base_url: str, *, timeout: float = 5.0, partial_images: int = 0
+) -> OpenAIImageGenerator:
     client = openai.AsyncOpenAI(
         api_key="sk-test", base_url=base_url, timeout=timeout, max_retries=0
     )
-    return OpenAIImageGenerator(client, size="1024x1024")
+    return OpenAIImageGenerator(client, size="1024x1024", partial_images=partial_images)
 
 
 def ask(prompt: str, **options: Any) -> GenerationRequest:
@@ -174,3 +176,42 @@ async def test_the_answer_is_admitted_by_its_size_before_it_is_read(
     # One estimate, before reading: the body (base64 JSON) counted three times over.
     assert len(admitted.asks) == 1
     assert admitted.asks[0] >= 3 * len(data) * 4 // 3
+
+
+async def test_a_streamed_answer_gives_its_partials_then_the_same_image_and_usage(
+    fake_openai: FakeOpenAI,
+) -> None:
+    partials: list[tuple[int, bytes]] = []
+
+    async def keep(index: int, data: bytes) -> None:
+        partials.append((index, data))
+
+    streamed = generator_for(fake_openai.base_url, partial_images=2)
+    plain = generator_for(fake_openai.base_url)
+    request = ask("the same duck", quality="low")
+    with_partials = await streamed.generate(request, admit_any, keep)
+    without = await plain.generate(request, admit_any)
+    await streamed.close()
+    await plain.close()
+    assert [index for index, _ in partials] == [0, 1]
+    assert all(sniff_image_type(data) == PNG for _, data in partials)
+    assert with_partials == without  # the final image and usage equal an unstreamed answer
+    assert fake_openai.requests[0] == {
+        **fake_openai.requests[1],
+        "stream": True,
+        "partial_images": 2,
+    }
+
+
+async def test_a_stream_that_breaks_off_is_a_provider_failure(fake_openai: FakeOpenAI) -> None:
+    fake_openai.scenario = "stream_break"
+    partials: list[int] = []
+
+    async def keep(index: int, data: bytes) -> None:
+        partials.append(index)
+
+    generator = generator_for(fake_openai.base_url, partial_images=2)
+    with pytest.raises(ProviderError):
+        await generator.generate(ask("cut short"), admit_any, keep)
+    await generator.close()
+    assert partials == [0]

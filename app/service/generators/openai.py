@@ -104,7 +104,7 @@ class OpenAIImageGenerator:
             raise ProviderError("the image provider's stream broke off") from exc
         finally:
             await stream.close()
-        raise GenerationEmpty("the image provider's stream ended without an image")
+        raise ProviderError("the image provider's stream ended before the image")
 
     async def _connected(self, start: Callable[[], Awaitable[_T]]) -> _T:
         """Start a request; again only when the connection was refused, so no image exists."""
@@ -139,8 +139,12 @@ class OpenAIImageGenerator:
         self, parameters: dict[str, Any]
     ) -> AsyncIterator[AsyncAPIResponse[ImagesResponse]]:
         """Ask once; again only when the connection was refused, so no image can exist yet."""
-        answer = self._client.images.with_streaming_response.generate(**parameters)
-        response = await self._connected(answer.__aenter__)
+
+        async def start() -> tuple[Any, AsyncAPIResponse[ImagesResponse]]:
+            answer = self._client.images.with_streaming_response.generate(**parameters)
+            return answer, await answer.__aenter__()
+
+        answer, response = await self._connected(start)
         try:
             yield response
         finally:
