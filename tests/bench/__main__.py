@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import common, content, generation, listing, load, search
+from tests.bench import common, content, events, generation, listing, load, search
 
 BENCHES = {
     "load": load.run,
@@ -12,6 +12,7 @@ BENCHES = {
     "listing": listing.run,
     "search": search.run,
     "generation": generation.run,
+    "events": events.run,
 }
 
 
