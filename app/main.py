@@ -15,7 +15,6 @@ from datetime import timedelta
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 import anyio.to_thread
 import boto3
@@ -46,8 +45,9 @@ from app.service.generation import ImageKeeper
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
 from app.service.image_reading import ImageReader
-from app.service.job_events import JobEvents, JobWatcher
+from app.service.job_events import JobEvents
 from app.service.job_runner import JobRunner, RunnerSettings
+from app.service.job_watcher import JobWatcher
 from app.service.jobs import JobService
 from app.service.options import ModelCatalog
 from app.service.readiness import Readiness
@@ -204,6 +204,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         queue_limit=settings.job_queue_limit,
         hourly_limit=settings.key_images_per_hour,
         idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        watcher=watcher,
         wake_runner=wake_runner,
     )
 
@@ -213,10 +214,6 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         images=data.images,
         cost_microusd=catalog.cost_microusd,
     )
-
-    def changed(job_id: UUID) -> None:
-        jobs.finished(job_id)
-        watcher.changed(job_id)
 
     runner = JobRunner(
         jobs=jobs_repository,
@@ -231,7 +228,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
             max_attempts=settings.job_max_attempts,
             persist_retry_seconds=settings.job_persist_retry_seconds,
         ),
-        on_change=changed,
+        on_change=watcher.changed,
     )
     readiness = Readiness({"database": data.images.ping, "store": data.store.check})
     return Services(

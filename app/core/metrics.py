@@ -90,14 +90,14 @@ IMAGE_COST = Counter(
     "Estimated cost of the images made, in US dollars, by model.",
     ["model"],
 )
-EVENT_STREAMS = Gauge(
-    "pixyproxy_job_event_streams",
-    "Job event streams this process holds open.",
+JOB_WATCHES = Gauge(
+    "pixyproxy_job_watches",
+    "Event streams and synchronous requests of this process waiting on a job.",
     multiprocess_mode="livesum",
 )
 EVENT_POLLS = Counter(
     "pixyproxy_job_event_polls",
-    "Database queries the job watcher made for every open stream at once.",
+    "Database queries the job watcher made for every waiting stream and request at once.",
 )
 BUDGET_BYTES = Gauge(
     "pixyproxy_image_budget_bytes",

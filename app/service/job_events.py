@@ -5,15 +5,13 @@ each event's id is the revision that told it: a ``status`` event (the Job) at th
 status change, a ``partial_image`` event at the revision its partial render was recorded. A
 stream resumed with ``Last-Event-ID`` sends what came after it, whichever replica serves it.
 
-Streams do not poll the database each: one ``JobWatcher`` per replica asks for the revisions of
-every watched job in one query per poll, and the local runner wakes streams at once.
+Streams do not poll the database each: they wait on the replica's ``JobWatcher``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -23,11 +21,11 @@ import anyio
 import anyio.to_thread
 import structlog
 
-from app.core import metrics
 from app.core.callers import Caller
-from app.core.exceptions import JobNotFound, PixyProxyException
+from app.core.exceptions import JobNotFound
 from app.core.interfaces import JobRepository
 from app.core.jobs import Job, JobRecord
+from app.service.job_watcher import JobWatcher
 
 log = structlog.get_logger(__name__)
 
@@ -39,80 +37,6 @@ class JobEvent:
     id: int
     kind: str
     data: Job | dict[str, Any]
-
-
-class JobWatcher:
-    """Wakes the streams of this replica when their jobs change: one query per poll for all."""
-
-    def __init__(self, jobs: JobRepository, *, poll_seconds: float) -> None:
-        self._jobs = jobs
-        self._poll_seconds = poll_seconds
-        self._watching: dict[UUID, set[_Watch]] = {}
-
-    @property
-    def watched(self) -> int:
-        """How many jobs are being watched."""
-        return len(self._watching)
-
-    def changed(self, job_id: UUID) -> None:
-        """The local runner changed ``job_id``: wake its streams now (event loop only)."""
-        for watch in self._watching.get(job_id, ()):
-            watch.wake()
-
-    @asynccontextmanager
-    async def watch(self, job_id: UUID, revision: int) -> AsyncIterator[_Watch]:
-        """Watch ``job_id`` from ``revision`` on, for as long as the block runs."""
-        watch = _Watch(revision)
-        self._watching.setdefault(job_id, set()).add(watch)
-        metrics.EVENT_STREAMS.inc()
-        try:
-            yield watch
-        finally:
-            metrics.EVENT_STREAMS.dec()
-            watchers = self._watching.get(job_id)
-            if watchers is not None:
-                watchers.discard(watch)
-                if not watchers:
-                    del self._watching[job_id]
-
-    async def run(self) -> None:
-        """Poll the revisions of every watched job until cancelled."""
-        while True:
-            await anyio.sleep(self._poll_seconds)
-            if not self._watching:
-                continue
-            try:
-                revisions = await anyio.to_thread.run_sync(
-                    self._jobs.revisions, list(self._watching)
-                )
-            except PixyProxyException as exc:
-                log.warning("job_watch_failed", code=exc.code)
-                continue
-            metrics.EVENT_POLLS.inc()
-            for job_id, revision in revisions.items():
-                for watch in self._watching.get(job_id, ()):
-                    if revision > watch.revision:
-                        watch.wake()
-
-
-class _Watch:
-    """One stream's view of a job: the last revision it sent, and a wake-up."""
-
-    def __init__(self, revision: int) -> None:
-        self.revision = revision
-        self._woken = anyio.Event()
-
-    def wake(self) -> None:
-        self._woken.set()
-
-    async def wait(self, seconds: float) -> bool:
-        """Wait for a change for at most ``seconds``; whether one came."""
-        with anyio.move_on_after(seconds):
-            await self._woken.wait()
-        woken = self._woken.is_set()
-        if woken:
-            self._woken = anyio.Event()
-        return woken
 
 
 class JobEvents:

@@ -33,12 +33,10 @@ from app.core.exceptions import (
 from app.core.interfaces import ImageRepository, JobRepository
 from app.core.jobs import Job, JobProblem, JobRecord, JobStatus
 from app.core.models import ImageCreate, ImageDetail
+from app.service.job_watcher import JobWatcher
 from app.service.options import ModelCatalog
 
 log = structlog.get_logger(__name__)
-
-_POLL_FIRST_SECONDS = 0.5
-_POLL_MAX_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -79,8 +77,10 @@ class JobService:
         queue_limit: int,
         hourly_limit: int = 0,
         idempotency_ttl: timedelta,
+        watcher: JobWatcher,
         wake_runner: Callable[[], None],
     ) -> None:
+        self._watcher = watcher
         self._jobs = jobs
         self._images = images
         self._catalog = catalog
@@ -88,7 +88,6 @@ class JobService:
         self._queue_limit = queue_limit
         self._idempotency_ttl = idempotency_ttl
         self._wake_runner = wake_runner
-        self._watchers: dict[UUID, set[anyio.Event]] = {}
 
     async def submit(self, request: ImageCreate, *, caller: Caller, key: str | None) -> Submission:
         """Record a new job (or find the one ``key`` names) and let a runner know.
@@ -165,43 +164,22 @@ class JobService:
     async def wait(self, job_id: UUID, *, seconds: float) -> JobRecord:
         """The job once it has finished, or as it stands after ``seconds``.
 
-        The local runner says when a job ends here; a job run by another replica is seen by
-        polling the database, less often the longer it takes.
+        The replica's watcher wakes the wait when the job changes, here or on another replica.
         """
         deadline = time.monotonic() + seconds
-        delay = _POLL_FIRST_SECONDS
-        event = anyio.Event()
-        self._watchers.setdefault(job_id, set()).add(event)
-        try:
-            while True:
-                record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
-                if record is None:
-                    raise JobNotFound(f"no job has the id {job_id}")
+        record = await self._current(job_id)
+        async with self._watcher.watch(job_id, record.revision) as watch:
+            while not record.status.terminal:
                 remaining = deadline - time.monotonic()
-                if record.status.terminal or remaining <= 0:
-                    return record
-                with anyio.move_on_after(min(delay, remaining)):
-                    await event.wait()
-                if event.is_set():
-                    event = self._rewatch(job_id, event)
-                delay = min(delay * 2, _POLL_MAX_SECONDS)
-        finally:
-            self._unwatch(job_id, event)
+                if remaining <= 0:
+                    break
+                if await watch.wait(remaining):
+                    record = await self._current(job_id)
+                    watch.revision = record.revision
+        return record
 
-    def finished(self, job_id: UUID) -> None:
-        """Wake whoever waits here for this job (called by the local runner)."""
-        for event in self._watchers.get(job_id, ()):
-            event.set()
-
-    def _rewatch(self, job_id: UUID, fired: anyio.Event) -> anyio.Event:
-        self._unwatch(job_id, fired)
-        event = anyio.Event()
-        self._watchers.setdefault(job_id, set()).add(event)
-        return event
-
-    def _unwatch(self, job_id: UUID, event: anyio.Event) -> None:
-        watchers = self._watchers.get(job_id)
-        if watchers is not None:
-            watchers.discard(event)
-            if not watchers:
-                del self._watchers[job_id]
+    async def _current(self, job_id: UUID) -> JobRecord:
+        record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
+        if record is None:
+            raise JobNotFound(f"no job has the id {job_id}")
+        return record

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.service.image_reading import ImageReader
-from app.service.job_events import JobEvents, JobWatcher
+from app.service.job_events import JobEvents
 from app.service.job_runner import JobRunner
+from app.service.job_watcher import JobWatcher
 from app.service.jobs import JobService
 from app.service.options import ModelCatalog
 from app.service.readiness import Readiness

@@ -26,6 +26,7 @@ from app.data.job_repository import SqlJobRepository
 from app.service.byte_budget import ByteBudget
 from app.service.generation import ImageKeeper
 from app.service.job_runner import JobRunner, RunnerSettings
+from app.service.job_watcher import JobWatcher
 from app.service.jobs import JobService
 from app.service.options import ModelCatalog
 from tests.fakes.openai_server import FakeOpenAI
@@ -58,12 +59,14 @@ async def running(
     jobs = SqlJobRepository(database)
     images = SqlImageRepository(database)
     runner: JobRunner | None = None
+    watcher = JobWatcher(jobs, poll_seconds=0.2)
     service = JobService(
         jobs=jobs,
         images=images,
         catalog=CATALOG,
         queue_limit=100,
         idempotency_ttl=timedelta(hours=24),
+        watcher=watcher,
         wake_runner=lambda: runner.wake() if runner else None,
     )
     runner = JobRunner(
@@ -75,10 +78,11 @@ async def running(
         budget=ByteBudget(32 * 1024 * 1024),
         runner_id="test-runner",
         settings=RunnerSettings(poll_seconds=0.2, **settings),  # type: ignore[arg-type]
-        on_change=service.finished,
+        on_change=watcher.changed,
     )
     async with anyio.create_task_group() as group:
         group.start_soon(runner.run)
+        group.start_soon(watcher.run)
         yield Running(service, runner, jobs, store)
         group.cancel_scope.cancel()
 
@@ -214,6 +218,7 @@ async def test_an_expired_lease_elsewhere_is_taken_over_and_finished(
         catalog=CATALOG,
         queue_limit=10,
         idempotency_ttl=timedelta(hours=24),
+        watcher=JobWatcher(jobs, poll_seconds=0.2),
         wake_runner=lambda: None,
     )
     submitted = await service_less.submit(ImageCreate(prompt="orphan"), caller=ME, key=None)
