@@ -48,13 +48,11 @@ def resize(data: bytes, *, width: int, image_type: ImageType, max_pixels: int) -
 
     ``ImageTooLarge`` before any decoding when the header declares more than ``max_pixels``.
     """
-    with _opened(data) as image:
+    limit = f"variants are made of images up to {max_pixels} pixels"
+    with _opened(data, limit) as image:
         source_width, source_height = image.size
         if source_width * source_height > max_pixels:
-            raise ImageTooLarge(
-                f"the image has {source_width}x{source_height} pixels; variants are made of "
-                f"images up to {max_pixels} pixels"
-            )
+            raise ImageTooLarge(f"the image has {source_width}x{source_height} pixels; {limit}")
         width = min(width, source_width)
         height = max(1, round(source_height * width / source_width))
         try:
@@ -75,12 +73,13 @@ def _scaled(image: Image.Image, width: int, height: int, image_type: ImageType) 
     return Resized(out.getvalue(), width, height)
 
 
-def _opened(data: bytes) -> Image.Image:
+def _opened(data: bytes, limit: str = "") -> Image.Image:
     try:
         return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         # Pillow's own limit (twice Image.MAX_IMAGE_PIXELS), above ours: the same answer.
-        raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
+        over = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageTooLarge(f"the image has over {over} pixels; {limit}") from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise StorageError("the stored image could not be decoded") from exc
 
