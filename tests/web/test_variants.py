@@ -63,7 +63,7 @@ def test_a_variant_is_stored_and_served_like_an_original(
 
 
 def test_head_range_and_304_answer_for_a_variant(backend: Backend, image: dict[str, Any]) -> None:
-    query = {"width": 128, "format": "jpeg"}
+    query = {"width": "128", "format": "jpeg"}
     with backend.server.client() as client:
         got = client.get(url(image), params=query)
         head = client.head(url(image), params=query)
@@ -165,7 +165,7 @@ def test_redirect_mode_sends_clients_to_the_stored_variant(
     redirect_servers: dict[str, Any],
 ) -> None:
     server: LiveServer = redirect_servers["presigned"]
-    query = {"width": 256, "format": "webp"}
+    query = {"width": "256", "format": "webp"}
     with server.client() as client:
         created = client.post("/image/", json={"prompt": "redirected variant"}).json()
         first = client.get(f"/image/{created['guid']}/content", params=query)
