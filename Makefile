@@ -35,7 +35,7 @@ format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format app tests
 	$(BIN)/ruff check --fix app tests
 
-bench: install ## benchmarks: prints tables, writes bench-results.md (BENCH="load content listing search generation")
+bench: install ## benchmarks: prints tables, writes bench-results.md (BENCH="load content listing search generation events variants")
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| echo "could not install wrk: the load benchmark will be skipped"
 	$(BIN)/python -m tests.bench $(BENCH)

@@ -25,6 +25,7 @@ from app.core.exceptions import ConfigurationError, PixyProxyException
 from app.core.log_setup import configure_logging
 from app.core.metrics import registry
 from app.core.settings import Settings, get_settings
+from app.data.rendition_repository import SqlRenditionRepository
 from app.main import create_app, open_data
 from app.service.backfill import backfill
 from app.service.reconcile import reconcile
@@ -103,6 +104,7 @@ def run_reconcile(settings: Settings, *, fix: bool, grace_seconds: float) -> int
         report = reconcile(
             images=data.images,
             store=data.store,
+            renditions=SqlRenditionRepository(data.database),
             fix=fix,
             grace=timedelta(seconds=grace_seconds),
         )

@@ -37,6 +37,7 @@ from app.data.database import Database, open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
+from app.data.rendition_repository import SqlRenditionRepository
 from app.data.usage_repository import SqlUsageRepository
 from app.service.byte_budget import ByteBudget
 from app.service.content_links import PresignedLinks, PublicBaseLinks
@@ -53,6 +54,7 @@ from app.service.options import ModelCatalog
 from app.service.readiness import Readiness
 from app.service.services import Services
 from app.service.usage import UsageService
+from app.service.variants import VariantSettings
 from app.web.errors import handle_exception
 from app.web.exposure import watch_listening_sockets
 from app.web.http_limits import HeadLimitMiddleware
@@ -183,6 +185,12 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         cursors=cursors,
         linker=build_linker(settings, data.presigner),
         content_cache_bytes=settings.content_cache_bytes,
+        renditions=SqlRenditionRepository(data.database),
+        variants=VariantSettings(
+            widths=settings.variant_widths,
+            concurrency=settings.variant_concurrency,
+            max_pixels=settings.variant_max_pixels,
+        ),
     )
     jobs_repository = SqlJobRepository(data.database)
     runner: JobRunner | None = None

@@ -7,15 +7,19 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import boto3
 import pytest
 
+from app.core.image_types import media_type_for_key
+from app.core.renditions import Rendition, rendition_key
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
 from app.data.database import open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
+from app.data.rendition_repository import SqlRenditionRepository
 from app.service.reconcile import reconcile
 from tests.data.test_image_repository import make_image
 from tests.fixtures import run_app_command
@@ -97,4 +101,31 @@ def test_reconcile_command(tmp_path: Path) -> None:
     clean = command()
     assert clean.returncode == 0, clean.stdout
     assert "0 objects without rows (0 removed), 0 rows without objects" in clean.stdout
+    db.close()
+
+
+def test_renditions_of_known_images_are_never_orphans(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}", pool_size=1)
+    init_database(db)
+    repository, renditions = SqlImageRepository(db), SqlRenditionRepository(db)
+    store = LocalBlobStore(tmp_path / "images")
+    store.ensure_ready()
+    keys = seed(repository, store)
+    recorded = rendition_key(keys["whole"], "w256.webp")  # made and recorded
+    unrecorded = rendition_key(keys["whole"], "w64.png")  # made; its replica died before the row
+    stranger = rendition_key(keys["orphan"], "w64.png")  # of an image without a row
+    lost = rendition_key(keys["whole"], "w128.webp")  # recorded, object gone
+    for key in (recorded, unrecorded, stranger):
+        store.put(key, b"img", content_type=media_type_for_key(key))
+    for key, name in ((recorded, "w256.webp"), (lost, "w128.webp")):
+        renditions.add(
+            Rendition(uuid4(), name, key, media_type_for_key(key), width=1, height=1, bytes=3)
+        )
+
+    later = datetime.now(UTC) + timedelta(hours=2)
+    report = reconcile(images=repository, store=store, renditions=renditions, fix=True, now=later)
+    assert sorted(report.removed) == sorted([keys["orphan"], stranger])
+    assert report.renditions == 2
+    assert report.rows_without_objects == sorted([keys["missing"], lost])
+    assert (tmp_path / "images" / recorded).exists() and (tmp_path / "images" / unrecorded).exists()
     db.close()

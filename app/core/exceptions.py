@@ -7,7 +7,8 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     PixyProxyException               500 internal_error
     ├── ConfigurationError           500 configuration_error      settings refused at start
     ├── InvalidRequest               422 invalid_request          bad client input
-    │   └── IdempotencyKeyReused     422 idempotency_key_reused   same key, another body
+    │   ├── IdempotencyKeyReused     422 idempotency_key_reused   same key, another body
+    │   └── ImageTooLarge            422 image_too_large          too many pixels for a variant
     ├── RequestTooLarge              413 request_too_large        a body over the size limit
     ├── QueryTooLong                 414 query_too_long           a query string over the limit
     ├── RequestHeadersTooLarge       431 request_headers_too_large  a head over the size limit
@@ -87,6 +88,17 @@ class IdempotencyKeyReused(InvalidRequest):
 
     code = "idempotency_key_reused"
     title = "Idempotency key reused with another request"
+
+
+class ImageTooLarge(InvalidRequest):
+    """Raised when a variant is asked of an image with more pixels than variants are made of.
+
+    Decoding takes four bytes a pixel whatever the file's size: a small file can hold a
+    decompression bomb, so the limit is on pixels, read from the header before decoding.
+    """
+
+    code = "image_too_large"
+    title = "Image too large for variants"
 
 
 class RequestTooLarge(PixyProxyException):

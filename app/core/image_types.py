@@ -17,8 +17,10 @@ PNG = ImageType("png", "image/png")
 JPEG = ImageType("jpg", "image/jpeg")
 WEBP = ImageType("webp", "image/webp")
 GIF = ImageType("gif", "image/gif")
+AVIF = ImageType("avif", "image/avif")  # written for variants only; never generated
 
-_BY_EXTENSION = {t.extension: t for t in (PNG, JPEG, WEBP, GIF)}
+_BY_EXTENSION = {t.extension: t for t in (PNG, JPEG, WEBP, GIF, AVIF)}
+_BY_MEDIA_TYPE = {t.media_type: t for t in (PNG, JPEG, WEBP, GIF, AVIF)}
 
 
 def sniff_image_type(data: bytes) -> ImageType | None:
@@ -39,3 +41,8 @@ def media_type_for_key(key: str) -> str:
     extension = key.rsplit(".", 1)[-1].lower() if "." in key else ""
     image_type = _BY_EXTENSION.get(extension)
     return image_type.media_type if image_type else "application/octet-stream"
+
+
+def image_type_for_media_type(media_type: str) -> ImageType | None:
+    """The image type of a media type, or None for one PixyProxy does not store."""
+    return _BY_MEDIA_TYPE.get(media_type)

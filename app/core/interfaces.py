@@ -15,6 +15,7 @@ from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
 from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
 from app.core.jobs import JobPartial, JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail, ImageFilter
+from app.core.renditions import Rendition
 
 
 class ImageRepository(Protocol):
@@ -54,6 +55,19 @@ class ImageRepository(Protocol):
 
     def close(self) -> None:
         """Release pooled connections."""
+
+
+class RenditionRepository(Protocol):
+    """Renditions of images (variants): one row per image and rendition name."""
+
+    def get(self, image_guid: UUID, name: str) -> Rendition | None:
+        """The rendition ``name`` of an image, if it was made."""
+
+    def add(self, rendition: Rendition) -> Rendition:
+        """Record a rendition; the one recorded first when another replica was quicker."""
+
+    def keys(self) -> Iterator[str]:
+        """Every rendition's object key, in batches under the hood."""
 
 
 class JobRepository(Protocol):

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.exceptions import ConfigurationError
 from app.core.generation import Price
+from app.core.renditions import DEFAULT_WIDTHS
 
 
 class Settings(BaseSettings):
@@ -34,6 +35,10 @@ class Settings(BaseSettings):
     presign_ttl: int = Field(default=3600, ge=60, le=604_800)
     public_base_url: str | None = None
     content_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=16 * 1024**3)
+    variant_widths: Annotated[tuple[int, ...], NoDecode] = DEFAULT_WIDTHS
+    variant_concurrency: int = Field(default=2, ge=1, le=64)
+    # Pillow refuses on its own (DecompressionBombError) at twice its limit of 89,478,485.
+    variant_max_pixels: int = Field(default=4096 * 4096, ge=1_024, le=89_478_485)
     generator: Literal["offline", "openai"] = "offline"
     openai_model: str = "gpt-image-2"
     openai_models: Annotated[tuple[str, ...], NoDecode] = ()
@@ -79,6 +84,20 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("variant_widths", mode="before")
+    @classmethod
+    def _split_widths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("variant_widths")
+    @classmethod
+    def _check_widths(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(not 0 < width <= 16_384 for width in value):
+            raise ValueError("PIXY_VARIANT_WIDTHS must list widths from 1 to 16384 pixels")
+        return tuple(sorted(set(value)))
 
     @field_validator("api_keys", "admin_keys", "openai_models", mode="before")
     @classmethod

@@ -8,12 +8,15 @@ from uuid import UUID
 
 import anyio.to_thread
 
-from app.core.interfaces import BlobStore, ContentLinker, ImageRepository
+from app.core.exceptions import InvalidRequest
+from app.core.interfaces import BlobStore, ContentLinker, ImageRepository, RenditionRepository
 from app.core.models import ImageDetail, ImageFilter, ImagePage
+from app.core.renditions import VariantFormat
 from app.service.coalesce import Coalescer
 from app.service.content import ImageContent, StoredContent
 from app.service.cursors import CursorCodec
 from app.service.lru import BoundedLru
+from app.service.variants import Variants, VariantSettings
 
 _CACHED_DETAIL_BYTES = 32 * 1024 * 1024
 _Details = list[ImageDetail]  # the method ImageReader.list hides the builtin in the class
@@ -43,6 +46,8 @@ class ImageReader:
         cursors: CursorCodec,
         linker: ContentLinker | None = None,
         content_cache_bytes: int = 0,
+        renditions: RenditionRepository | None = None,
+        variants: VariantSettings | None = None,
     ) -> None:
         self._repository = repository
         self._store = store
@@ -52,6 +57,14 @@ class ImageReader:
             _CACHED_DETAIL_BYTES, _detail_weight
         )
         self._pages: Coalescer[_PageKey, ImagePage] = Coalescer()
+        self._variants: Variants | None = None
+        if renditions is not None:
+            self._variants = Variants(
+                repository=renditions,
+                store=store,
+                stored=self._stored,
+                settings=variants or VariantSettings(),
+            )
 
     async def get(self, guid: UUID) -> ImageDetail:
         """The image with this guid, or ``ImageNotFound``."""
@@ -105,6 +118,20 @@ class ImageReader:
             known |= found
         return [image for image in known.values() if image is not None]
 
-    async def content(self, guid: UUID) -> ImageContent:
-        """The bytes of the image with this guid, to serve; ``ImageNotFound`` if there is none."""
-        return ImageContent.original(await self.get(guid), self._stored)
+    async def content(
+        self,
+        guid: UUID,
+        *,
+        width: int | None = None,
+        variant_format: VariantFormat | None = None,
+    ) -> ImageContent:
+        """The bytes of the image with this guid, or of a variant of it, to serve.
+
+        ``ImageNotFound`` if there is none; a variant is made on its first request.
+        """
+        image = await self.get(guid)
+        if width is None and variant_format is None:
+            return ImageContent.original(image, self._stored)
+        if self._variants is None:
+            raise InvalidRequest("this service makes no variants")
+        return await self._variants.content(image, width=width, variant_format=variant_format)

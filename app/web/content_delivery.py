@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.core.content import BlobStream, ByteRange, ContentSource, range_position, span
 from app.core.metrics import CONTENT_BYTES
+from app.core.renditions import VariantFormat
 from app.service.lru import BoundedLru
 from app.web.query_models import openapi_parameters
 
@@ -32,8 +33,18 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 
 class ContentQuery(BaseModel):
-    """The content route's query."""
+    """The content route's query: a variant's width and format, and whether to redirect."""
 
+    width: int | None = Field(
+        default=None,
+        description="A variant this many pixels wide, from PIXY_VARIANT_WIDTHS; never wider "
+        "than the original (a larger width gives the original's).",
+    )
+    variant_format: VariantFormat | None = Field(
+        default=None,
+        alias="format",
+        description="The variant's format; the original's by default.",
+    )
     redirect: bool = Field(
         default=True,
         description="In redirect mode, false asks for the bytes through the service.",

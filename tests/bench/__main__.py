@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import common, content, events, generation, listing, load, search
+from tests.bench import common, content, events, generation, listing, load, search, variants
 
 BENCHES = {
     "load": load.run,
@@ -13,6 +13,7 @@ BENCHES = {
     "search": search.run,
     "generation": generation.run,
     "events": events.run,
+    "variants": variants.run,
 }
 
 

@@ -213,6 +213,30 @@ def test_the_viewer_shows_details_with_keyboard_only(gallery_server: LiveServer,
     page.locator("#viewer:not([open])").wait_for(state="attached")
 
 
+def test_the_first_screen_loads_webp_variants_a_fifth_of_the_originals(
+    gallery_server: LiveServer, page: Any
+) -> None:
+    page.goto(f"{gallery_server.base_url}/gallery")
+    page.locator("#grid li").nth(23).wait_for()
+    page.wait_for_load_state("networkidle")
+    shown = page.evaluate(
+        """() => [...document.querySelectorAll('#grid img')]
+            .filter((img) => img.complete && img.naturalWidth > 0 && img.currentSrc)
+            .map((img) => img.currentSrc)"""
+    )
+    assert len(shown) >= 6  # a first screen's worth, the rest still lazy
+    assert all("?width=" in url and "format=webp" in url for url in shown), shown
+    with gallery_server.client() as client:
+        variants = sum(len(client.get(url).content) for url in shown)
+        originals = sum(len(client.get(url.split("?")[0]).content) for url in shown)
+    assert variants * 5 <= originals, (variants, originals)
+    # Clicking a tile still opens the original.
+    page.locator(".tile", has_text="a lonely goose").click()
+    page.locator("#viewer[open]").wait_for()
+    guid = page.locator("#viewer-guid").text_content()
+    assert page.locator("#viewer-image").get_attribute("src") == f"/image/{guid}/content"
+
+
 def test_generating_shows_progress_then_the_new_image(
     gallery_server: LiveServer, page: Any
 ) -> None:

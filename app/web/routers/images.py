@@ -61,7 +61,7 @@ async def get_image(guid: UUID, request: Request) -> Response:
     "/{guid}/content",
     response_class=Response,
     responses={
-        200: {"content": {"image/png": {}}, "description": "The image bytes."},
+        200: {"content": {"image/png": {}}, "description": "The image (or variant) bytes."},
         206: {"content": {"image/png": {}}, "description": "The range of bytes asked for."},
         304: {"description": "The client's cached copy is current."},
         307: {"description": "Redirect mode: fetch the bytes from the bucket or the CDN."},
@@ -70,9 +70,12 @@ async def get_image(guid: UUID, request: Request) -> Response:
     openapi_extra={"parameters": CONTENT_PARAMETERS},
 )
 async def get_image_content(guid: UUID, request: Request) -> Response:
-    """Get the bytes of one image: cacheable forever, with conditional and range requests."""
+    """Get the bytes of one image, or of a variant of it (width, format): cacheable forever,
+    with conditional and range requests."""
     query = parse_query(ContentQuery, request)
-    content = await reader_of(request).content(guid)
+    content = await reader_of(request).content(
+        guid, width=query.width, variant_format=query.variant_format
+    )
     link = await content.link() if query.redirect else None
     if link is not None:
         return RedirectResponse(

@@ -51,17 +51,47 @@ function contentUrl(image) {
   return `/image/${encodeURIComponent(image.guid)}/content`;
 }
 
+// Tiles load width variants (WebP where the browser takes it), never originals: a 256-pixel
+// WebP is a few KiB where the original is MBs. The widths are on the default ladder
+// (PIXY_VARIANT_WIDTHS); should the server refuse them, a tile falls back to the original.
+const TILE_WIDTHS = [128, 256, 384, 512, 768];
+const TILE_SIZES = "(max-width: 600px) 50vw, 240px";
+
+function variantSet(image, format) {
+  const query = format ? `&format=${format}` : "";
+  return TILE_WIDTHS.map((w) => `${contentUrl(image)}?width=${w}${query} ${w}w`).join(", ");
+}
+
+function tilePicture(image) {
+  const picture = document.createElement("picture");
+  const webp = document.createElement("source");
+  webp.type = "image/webp";
+  webp.srcset = variantSet(image, "webp");
+  webp.sizes = TILE_SIZES;
+  const img = document.createElement("img");
+  img.loading = "lazy";
+  img.decoding = "async";
+  img.srcset = variantSet(image, "");
+  img.sizes = TILE_SIZES;
+  img.src = `${contentUrl(image)}?width=256`;
+  img.alt = image.prompt;
+  img.addEventListener("error", () => {
+    if (!img.srcset) return;
+    webp.remove();
+    img.removeAttribute("srcset");
+    img.src = contentUrl(image);
+  }, { once: true });
+  picture.append(webp, img);
+  return picture;
+}
+
 function tile(image) {
   const item = document.createElement("li");
   const button = document.createElement("button");
   button.type = "button";
   button.className = "tile";
   button.dataset.guid = image.guid;
-  const picture = document.createElement("img");
-  picture.loading = "lazy";
-  picture.decoding = "async";
-  picture.src = contentUrl(image);
-  picture.alt = image.prompt;
+  const picture = tilePicture(image);
   const caption = document.createElement("span");
   caption.className = "caption";
   caption.textContent = image.prompt;
