@@ -67,7 +67,12 @@ class JobWatcher:
                     self._jobs.revisions, list(self._watching)
                 )
             except PixyProxyException as exc:
+                # Waiters look for themselves and meet the outage (a 503 that says where to
+                # follow the job), rather than wait on a watcher that cannot see.
                 log.warning("job_watch_failed", code=exc.code)
+                for watches in self._watching.values():
+                    for watch in watches:
+                        watch.wake()
                 continue
             metrics.EVENT_POLLS.inc()
             for job_id, revision in revisions.items():

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import anyio
-import httpx
+import httpx2
 import openai
 import structlog
 from openai import AsyncAPIResponse
@@ -65,7 +65,7 @@ class OpenAIImageGenerator:
             await admit(size * 3)
             try:
                 body = await response.read()
-            except (httpx.HTTPError, OSError) as exc:
+            except (httpx2.HTTPError, OSError) as exc:
                 raise ProviderError("the image provider's answer broke off") from exc
         data, usage = decode_answer(body)
         return GeneratedImage(data, model=request.model, usage=usage)
@@ -100,7 +100,7 @@ class OpenAIImageGenerator:
                     return GeneratedImage(data, model=request.model, usage=usage_of(usage))
         except openai.APIError as exc:
             raise provider_failure(exc) from exc
-        except (httpx.HTTPError, OSError) as exc:
+        except (httpx2.HTTPError, OSError) as exc:
             raise ProviderError("the image provider's stream broke off") from exc
         finally:
             await stream.close()
