@@ -664,6 +664,33 @@ def test_a_broken_stream_is_resumed_after_its_last_event(
     assert page.locator("#error").is_hidden()
 
 
+def test_a_stream_that_keeps_breaking_gives_way_to_polling(
+    progress_server: LiveServer, slow_fake: FakeOpenAI, page: Any
+) -> None:
+    """A proxy that ends every event stream at once: the page asks for the job itself."""
+    streams: list[str] = []
+
+    def cut_at_once(route: Any) -> None:
+        streams.append(route.request.url)
+        route.fulfill(
+            status=200, headers={"content-type": "text/event-stream"}, body="retry: 50\n\n"
+        )
+
+    page.route("**/events", cut_at_once)
+    answered: list[Any] = []
+    page.on("response", lambda response: answered.append(response))
+    _open_progress_page(progress_server, page)
+    _, answer = _submit(page, "a duck behind a stubborn proxy")
+
+    page.locator("#grid li .caption", has_text="a duck behind a stubborn proxy").wait_for()
+    job_url = f"{progress_server.base_url}{answer.headers['location']}"
+    polls = [r for r in answered if r.url == job_url]
+    assert polls and all(r.request.method == "GET" and r.status == 200 for r in polls)
+    assert polls[-1].json()["status"] == "succeeded"
+    assert len(streams) == 4  # given up on after four breaks in a row, not retried for ever
+    assert page.locator("#error").is_hidden()
+
+
 def test_another_generation_stops_following_the_first(
     progress_server: LiveServer, slow_fake: FakeOpenAI, page: Any
 ) -> None:
