@@ -102,7 +102,11 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/gallery", "/static/index.html", "/static/gallery.js", "/static/gallery.css"]
+    "path",
+    [
+        *("/", "/gallery", "/static/index.html"),
+        *("/static/gallery.js", "/static/jobs.js", "/static/gallery.css"),
+    ],
 )
 def test_every_gallery_file_carries_the_policy(gallery_server: LiveServer, path: str) -> None:
     """The page under /static is the working gallery too: no way around the policy to frame it."""
@@ -276,6 +280,15 @@ def _submit(page: Any, prompt: str) -> tuple[dict[str, Any], Any]:
     return body, response
 
 
+def _made_image(server: LiveServer, answer: Any, key: str) -> dict[str, Any]:
+    """The image of the finished job that the page's POST started."""
+    with server.client(headers={"Authorization": f"Bearer {key}"}) as client:
+        job: dict[str, Any] = client.get(answer.headers["location"]).json()
+    assert job["status"] == "succeeded"
+    image: dict[str, Any] = job["image"]
+    return image
+
+
 def test_generating_with_options_makes_that_format_and_size(
     gallery_server: LiveServer, page: Any
 ) -> None:
@@ -307,10 +320,10 @@ def test_generating_with_options_makes_that_format_and_size(
         "output_format": "jpeg",
         "output_compression": 40,
     }
-    assert answer.status == 200
-    image = answer.json()
-    assert (image["media_type"], image["width"], image["height"]) == ("image/jpeg", 1536, 1024)
+    assert answer.status == 202  # the page asks for a job and follows it
     page.locator("#grid li .caption", has_text="an offline jpeg").wait_for()
+    image = _made_image(gallery_server, answer, KEY)
+    assert (image["media_type"], image["width"], image["height"]) == ("image/jpeg", 1536, 1024)
     with gallery_server.client() as client:
         content = client.get(f"/image/{image['guid']}/content")
     assert content.headers["content-type"] == "image/jpeg"
@@ -326,7 +339,8 @@ def test_options_left_at_their_defaults_are_not_sent(
     _use_key(page, OWNER_KEY)
     sent, answer = _submit(page, "all defaults")
     assert sent == {"prompt": "all defaults"}
-    assert answer.status == 200
+    assert answer.status == 202
+    page.locator("#grid li .caption", has_text="all defaults").wait_for()
     asked = module_fake_openai.requests[-1]
     assert asked["prompt"] == "all defaults"
     assert not {"quality", "output_format", "output_compression", "background"} & set(asked)
@@ -399,7 +413,8 @@ def test_a_field_the_service_refuses_is_named_and_marked(
     assert page.locator("#size").get_attribute("aria-invalid") == "true"
     page.select_option("#size", "256x256")
     _, fixed = _submit(page, "a size tiny-model makes")
-    assert fixed.status == 200
+    assert fixed.status == 202
+    page.locator("#grid li .caption", has_text="a size tiny-model makes").wait_for()
     assert page.locator("#error").is_hidden()
     assert page.locator("#size").get_attribute("aria-invalid") is None
 
@@ -485,3 +500,213 @@ def test_phone_width_screenshot(gallery_server: LiveServer, browser: Any) -> Non
     context.close()
     assert width <= 390  # nothing wider than the screen
     assert (ARTIFACTS / "phone.png").stat().st_size > 1000
+
+
+# Progress: the page follows the job it started over its event stream.
+
+PROGRESS_KEY = "progress-key"
+
+# Records, in order, what the page showed: each status, each partial render, each new tile.
+WATCH_PROGRESS = """() => {
+  window.seen = [];
+  const note = (entry) => window.seen.at(-1) !== entry && window.seen.push(entry);
+  const progress = document.getElementById("progress");
+  const preview = document.getElementById("preview-image");
+  new MutationObserver(() => progress.dataset.status && note(`status ${progress.dataset.status}`))
+    .observe(progress, { attributes: true, attributeFilter: ["data-status"] });
+  new MutationObserver(() => preview.dataset.partial && note(`partial ${preview.dataset.partial}`))
+    .observe(preview, { attributes: true, attributeFilter: ["data-partial"] });
+  new MutationObserver((records) => {
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        note(`tile ${node.querySelector(".caption").textContent}`);
+      }
+    }
+  }).observe(document.getElementById("grid"), { childList: true });
+}"""
+
+
+@pytest.fixture(scope="module")
+def progress_server(
+    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
+) -> Iterator[LiveServer]:
+    """The fake provider streaming two partial renders before each image."""
+    server = start_live_server(
+        tmp_path_factory.mktemp("gallery-progress"),
+        **openai_settings(module_fake_openai.base_url),
+        PIXY_API_KEYS=PROGRESS_KEY,
+        PIXY_PARTIAL_IMAGES="2",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slow_fake(module_fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """Two seconds per image, the partial renders spread over them."""
+    module_fake_openai.scenario, module_fake_openai.delay = "ok", 2.0
+    yield module_fake_openai
+    module_fake_openai.scenario, module_fake_openai.delay = "ok", 0.0
+
+
+def _open_progress_page(server: LiveServer, page: Any) -> None:
+    page.goto(f"{server.base_url}/gallery")
+    page.locator("#options").wait_for()
+    page.evaluate(WATCH_PROGRESS)
+    _use_key(page, PROGRESS_KEY)
+
+
+def _wait_until(page: Any, done: Any, what: str) -> None:
+    """Lets the page run (and Playwright dispatch its events) until ``done()`` holds."""
+    for _ in range(400):
+        if done():
+            return
+        page.wait_for_timeout(25)
+    raise AssertionError(f"never happened: {what}")
+
+
+def _seen(page: Any) -> list[str]:
+    seen: list[str] = page.evaluate("window.seen")
+    return seen
+
+
+def test_generating_shows_each_partial_render_then_the_final_tile(
+    progress_server: LiveServer, slow_fake: FakeOpenAI, page: Any
+) -> None:
+    held: list[Any] = []
+    page.route("**/partials/1", lambda route: held.append(route))  # held until the test lets go
+    _open_progress_page(progress_server, page)
+
+    _, answer = _submit(page, "a duck drawn slowly")
+
+    assert answer.status == 202
+    assert answer.request.headers["prefer"] == "respond-async"
+    page.locator("#preview-image[data-partial='0']").wait_for()
+    _wait_until(page, lambda: held, "the page asks for the second partial render")
+    # The page reads its events in order: while the second render is held, the final status
+    # cannot have been shown, whenever the job ends.
+    assert page.locator("#progress").get_attribute("data-status") == "running"
+    assert page.locator("#progress").text_content() == "Generating… this can take a minute."
+    assert page.evaluate("document.getElementById('preview-image').naturalWidth") > 0
+    assert page.locator("#grid li .caption", has_text="a duck drawn slowly").count() == 0
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".generate").screenshot(path=str(ARTIFACTS / "progress-partial.png"))
+    held[0].continue_()
+
+    page.locator("#grid li .caption", has_text="a duck drawn slowly").wait_for()
+    seen = _seen(page)
+    assert seen[-3:] == ["partial 0", "partial 1", "tile a duck drawn slowly"]
+    assert "status running" in seen[: seen.index("partial 0")]
+    assert page.locator("#preview").is_hidden() and page.locator("#progress").is_hidden()
+    assert page.locator("#preview-image").get_attribute("src") is None
+    assert page.locator("#error").is_hidden()
+    page.screenshot(path=str(ARTIFACTS / "progress-done.png"), full_page=False)
+
+
+def test_a_failed_job_shows_its_problem(
+    progress_server: LiveServer, slow_fake: FakeOpenAI, page: Any
+) -> None:
+    slow_fake.scenario, slow_fake.delay = "safety", 0.5
+    _open_progress_page(progress_server, page)
+
+    _, answer = _submit(page, "something the provider refuses")
+
+    assert answer.status == 202  # accepted: the provider refuses it later
+    page.locator("#error").wait_for()
+    assert page.locator("#error-title").text_content() == "Prompt rejected"
+    assert "safety" in page.locator("#error-detail").text_content()
+    assert page.input_value("#prompt") == "something the provider refuses"  # to edit and retry
+    assert page.locator("#progress").is_hidden()
+    assert page.locator("#grid li .caption", has_text="provider refuses").count() == 0
+    assert "status running" in _seen(page) or "status queued" in _seen(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".generate").screenshot(path=str(ARTIFACTS / "progress-failed.png"))
+
+
+def test_a_broken_stream_is_resumed_after_its_last_event(
+    progress_server: LiveServer, slow_fake: FakeOpenAI, page: Any
+) -> None:
+    """A proxy cuts the first stream just after the first partial render: the page reconnects
+    with Last-Event-ID and gets the rest, nothing twice."""
+    cut_after: list[str] = []
+
+    def cut_short(route: Any) -> None:
+        blocks = route.fetch().text().split("\n\n")
+        first_partial = next(n for n, b in enumerate(blocks) if "event: partial_image" in b)
+        kept = blocks[: first_partial + 1]
+        cut_after.append(kept[-1].split("\n")[0].removeprefix("id: "))
+        body = "\n\n".join(kept).replace("retry: 3000", "retry: 200") + "\n\n"
+        route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
+
+    page.route("**/events", cut_short, times=1)
+    streams: list[Any] = []
+    partials: list[str] = []
+
+    def note(request: Any) -> None:
+        if "/events" in request.url:
+            streams.append(request)
+        if "/partials/" in request.url:
+            partials.append(request.url[-10:])
+
+    page.on("request", note)
+    _open_progress_page(progress_server, page)
+
+    _submit(page, "a duck over a bad line")
+
+    page.locator("#grid li .caption", has_text="a duck over a bad line").wait_for()
+    assert len(streams) == 2
+    assert "last-event-id" not in streams[0].headers
+    assert streams[1].headers["last-event-id"] == cut_after[0]
+    assert partials == ["partials/0", "partials/1"]  # each render fetched once
+    shown = [entry for entry in _seen(page) if not entry.startswith("status")]
+    assert shown == ["partial 0", "partial 1", "tile a duck over a bad line"]
+    assert page.locator("#grid li .caption", has_text="a duck over a bad line").count() == 1
+    assert page.locator("#error").is_hidden()
+
+
+def test_a_stream_that_keeps_breaking_gives_way_to_polling(
+    progress_server: LiveServer, slow_fake: FakeOpenAI, page: Any
+) -> None:
+    """A proxy that ends every event stream at once: the page asks for the job itself."""
+    streams: list[str] = []
+
+    def cut_at_once(route: Any) -> None:
+        streams.append(route.request.url)
+        route.fulfill(
+            status=200, headers={"content-type": "text/event-stream"}, body="retry: 50\n\n"
+        )
+
+    page.route("**/events", cut_at_once)
+    answered: list[Any] = []
+    page.on("response", lambda response: answered.append(response))
+    _open_progress_page(progress_server, page)
+    _, answer = _submit(page, "a duck behind a stubborn proxy")
+
+    page.locator("#grid li .caption", has_text="a duck behind a stubborn proxy").wait_for()
+    job_url = f"{progress_server.base_url}{answer.headers['location']}"
+    polls = [r for r in answered if r.url == job_url]
+    assert polls and all(r.request.method == "GET" and r.status == 200 for r in polls)
+    assert polls[-1].json()["status"] == "succeeded"
+    assert len(streams) == 4  # given up on after four breaks in a row, not retried for ever
+    assert page.locator("#error").is_hidden()
+
+
+def test_another_generation_stops_following_the_first(
+    progress_server: LiveServer, slow_fake: FakeOpenAI, page: Any
+) -> None:
+    aborted: list[str] = []
+    page.on("requestfailed", lambda request: aborted.append(request.url))
+    _open_progress_page(progress_server, page)
+    _, first = _submit(page, "the first duck")
+    page.locator("#progress[data-status=running]").wait_for()
+
+    _, second = _submit(page, "the second duck")
+
+    page.locator("#grid li .caption", has_text="the second duck").wait_for()
+    first_events = f"{progress_server.base_url}{first.headers['location']}/events"
+    assert first_events in aborted  # its stream was closed, not left running
+    with progress_server.client(headers={"Authorization": f"Bearer {PROGRESS_KEY}"}) as client:
+        job = client.get(first.headers["location"]).json()
+    assert job["status"] in ("running", "succeeded")  # the job itself runs on
+    assert page.locator("#grid li .caption", has_text="the first duck").count() == 0
+    assert second.status == 202

@@ -16,11 +16,12 @@ from app.web.request_log import LoggedRoute
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 # Scripts and styles only from this origin: nothing inline runs, even if a prompt carried HTML.
-# Images may come from elsewhere: in redirect mode their bytes live in a bucket or on a CDN.
+# Images may come from elsewhere: in redirect mode their bytes live in a bucket or on a CDN;
+# blob: is a partial render the page fetched with the API key and shows from memory.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob: https: http:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 # What every gallery file is served with, the page and its assets alike.

@@ -40,11 +40,16 @@ function loadable(url) {
 async function problemOf(response) {
   try {
     const body = await response.json();
-    const errors = Array.isArray(body.errors) ? body.errors : [];
-    return { title: body.title || response.statusText, detail: body.detail || "", errors };
+    return { ...problemFrom(body), title: body.title || response.statusText };
   } catch {
     return { title: `${response.status} ${response.statusText}`, detail: "", errors: [] };
   }
+}
+
+// A problem object (RFC 9457) as the page shows it: a failed job's `error` is one too.
+function problemFrom(body) {
+  const errors = Array.isArray(body.errors) ? body.errors : [];
+  return { title: body.title || "Something went wrong", detail: body.detail || "", errors };
 }
 
 function contentUrl(image) {
@@ -321,38 +326,149 @@ function showError(problem) {
   $("error").hidden = false;
 }
 
+// The generation the page follows (its AbortController): one at a time. Starting another or
+// leaving the page stops following it; the job itself runs on, and its image joins the gallery.
+let following = null;
+let previewUrl = null; // the object URL of the partial render on screen
+
+const STATUS_TEXT = {
+  queued: "Queued: waiting for a free slot…",
+  running: "Generating… this can take a minute.",
+};
+
+function showPreview(index, blob) {
+  const url = URL.createObjectURL(blob);
+  const image = $("preview-image");
+  image.src = url;
+  image.dataset.partial = String(index);
+  $("preview-caption").textContent = `Partial render ${index + 1}`;
+  $("preview").hidden = false;
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = url;
+}
+
+function clearPreview() {
+  $("preview").hidden = true;
+  $("preview-image").removeAttribute("src");
+  delete $("preview-image").dataset.partial;
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = null;
+}
+
+function showStatus(job, { reconnecting = false } = {}) {
+  const text = STATUS_TEXT[job.status];
+  if (!text) return;
+  $("progress").textContent = reconnecting ? `${text} (reconnecting)` : text;
+  $("progress").dataset.status = job.status;
+  $("progress").hidden = false;
+}
+
+// A partial render is fetched with the key (it is the job owner's) and shown from memory.
+// One that fails to load is skipped: the next one, or the final image, follows.
+async function loadPartial(index, url, key, controller) {
+  try {
+    const response = await fetch(url, {
+      headers: key ? { Authorization: `Bearer ${key}` } : {},
+      signal: controller.signal,
+    });
+    if (!response.ok) return;
+    const blob = await response.blob();
+    if (following === controller) showPreview(index, blob);
+  } catch (error) {
+    if (controller.signal.aborted) throw error;
+  }
+}
+
+function stopFollowing() {
+  if (following) following.abort();
+  following = null;
+  clearPreview();
+  $("progress").hidden = true;
+  $("generate-button").disabled = false;
+  $("generate").removeAttribute("aria-busy");
+}
+
+function jobUrlOf(response, job) {
+  const location = response.headers.get("Location");
+  if (location) return loadable(new URL(location, response.url));
+  return `/jobs/${encodeURIComponent(job.id)}`;
+}
+
+// POST with Prefer: respond-async: a 202 and the job, followed here to its end. A 200 (the image
+// made at once) is taken as it is.
+async function submit(prompt, key, controller) {
+  const headers = {
+    "Content-Type": "application/json",
+    Accept: "application/json",
+    Prefer: "respond-async",
+  };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  const body = JSON.stringify(generationBody(prompt));
+  const response = await fetch("/image/", {
+    method: "POST",
+    headers,
+    body,
+    signal: controller.signal,
+  });
+  if (!response.ok) {
+    showError(await problemOf(response));
+    if (response.status === 401) $("key-box").open = true;
+    return null;
+  }
+  const answer = await response.json();
+  if (response.status !== 202) return { status: "succeeded", image: answer };
+  // Accepted: the form is free again (another Generate stops following this one).
+  $("prompt").value = "";
+  $("generate-button").disabled = false;
+  return followJob(answer, jobUrlOf(response, answer), {
+    key,
+    signal: controller.signal,
+    onStatus: showStatus,
+    onPartial: (index, url) => loadPartial(index, url, key, controller),
+  });
+}
+
+function showOutcome(job, prompt) {
+  if (job.status === "succeeded") {
+    $("grid").prepend(tile(job.image));
+    $("empty").hidden = true;
+    $("prompt").value = "";
+    return;
+  }
+  showError(job.error ? problemFrom(job.error) : { title: `The job ended ${job.status}`, detail: "" });
+  if (!$("prompt").value) $("prompt").value = prompt; // to edit and try again
+}
+
 async function generate(event) {
   event.preventDefault();
   const prompt = $("prompt").value;
   const key = $("api-key").value.trim();
   if (key) sessionStorage.setItem(KEY_STORAGE, key);
   else sessionStorage.removeItem(KEY_STORAGE);
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
+  stopFollowing();
+  const controller = new AbortController();
+  following = controller;
   clearError();
   $("generate-button").disabled = true;
   $("generate").setAttribute("aria-busy", "true");
-  $("progress").textContent = "Generating… this can take a minute.";
+  $("progress").textContent = "Sending…";
   $("progress").hidden = false;
   try {
-    const body = JSON.stringify(generationBody(prompt));
-    const response = await fetch("/image/", { method: "POST", headers, body });
-    if (!response.ok) {
-      const problem = await problemOf(response);
-      showError(problem);
-      if (response.status === 401) $("key-box").open = true;
-      return;
-    }
-    const image = await response.json();
-    $("grid").prepend(tile(image));
-    $("empty").hidden = true;
-    $("prompt").value = "";
+    const job = await submit(prompt, key, controller);
+    if (job && following === controller) showOutcome(job, prompt);
   } catch (error) {
-    showError({ title: "The service could not be reached", detail: String(error) });
+    if (controller.signal.aborted) return; // stopped on purpose: nothing to report
+    if (error instanceof JobProblem) showError(error.problem);
+    else showError({ title: "The service could not be reached", detail: String(error) });
+    if (!$("prompt").value) $("prompt").value = prompt;
   } finally {
-    $("generate-button").disabled = false;
-    $("generate").removeAttribute("aria-busy");
-    $("progress").hidden = true;
+    if (following === controller) {
+      following = null;
+      $("generate-button").disabled = false;
+      $("generate").removeAttribute("aria-busy");
+      $("progress").hidden = true;
+      clearPreview();
+    }
   }
 }
 
@@ -378,6 +494,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("model").addEventListener("change", showSizes);
   $("output-format").addEventListener("change", showCompression);
+  window.addEventListener("pagehide", stopFollowing);
   window.addEventListener("popstate", () => {
     $("search-text").value = new URLSearchParams(location.search).get("q") || "";
     loadPage(listUrl(), { replace: true });
