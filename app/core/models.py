@@ -17,6 +17,9 @@ PROMPT_MAX_LENGTH = 4000
 SEARCH_MAX_WORDS = 10
 """Most words a prompt search may have: each word past the indexed ones costs a scan."""
 
+WEBHOOK_URL_MAX_LENGTH = 2048
+"""Longest ``webhook_url`` accepted, in characters."""
+
 SIZE_PATTERN = r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$"
 """``auto`` or ``WIDTHxHEIGHT``; which sizes a model makes is the settings' to say."""
 
@@ -89,6 +92,14 @@ class ImageCreate(BaseModel):
         max_length=64,
         description="One of `PIXY_OPENAI_MODELS` (default: the first).",
     )
+    webhook_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=WEBHOOK_URL_MAX_LENGTH,
+        description="An http(s) URL that gets the finished job, signed (Standard Webhooks); its"
+        " host must resolve to public addresses. Needs `PIXY_WEBHOOK_SECRET`.",
+        examples=["https://example.com/hooks/pixyproxy"],
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -109,8 +120,8 @@ class ImageCreate(BaseModel):
         return self
 
     def options(self) -> dict[str, str | int]:
-        """The generation options that were given (the prompt aside)."""
-        return self.model_dump(exclude={"prompt"}, exclude_none=True)
+        """The generation options that were given (the prompt and the webhook aside)."""
+        return self.model_dump(exclude={"prompt", "webhook_url"}, exclude_none=True)
 
 
 class ImageDetail(BaseModel):
