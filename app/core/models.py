@@ -11,6 +11,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.webhooks import parse_webhook_url
+
 PROMPT_MAX_LENGTH = 4000
 """Longest prompt accepted, in characters (OpenAI's limit for DALL-E 3, the strictest model)."""
 
@@ -109,6 +111,13 @@ class ImageCreate(BaseModel):
         if _has_control(prompt):
             raise ValueError("prompt must not contain control characters")
         return prompt
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_target(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_webhook_url(url)
+        return url
 
     @model_validator(mode="after")
     def _possible(self) -> ImageCreate:

@@ -17,7 +17,6 @@ from app.core.exceptions import ConfigurationError
 from app.core.generation import Price
 from app.core.renditions import DEFAULT_WIDTHS
 
-
 WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 """Seconds before each retry of a webhook delivery (Standard Webhooks' schedule); then failed."""
 
