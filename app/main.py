@@ -61,6 +61,7 @@ from app.service.webhooks import DispatcherSettings, WebhookDispatcher
 from app.web.errors import handle_exception
 from app.web.exposure import watch_listening_sockets
 from app.web.http_limits import HeadLimitMiddleware
+from app.web.jobs_view import job_json
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import gallery, generation, health, images, jobs, metrics, models, usage
@@ -278,6 +279,7 @@ def build_dispatcher(
         deliveries=SqlWebhookRepository(data.database),
         jobs=SqlJobRepository(data.database),
         view=services.jobs.view,
+        render=job_json,
         targets=services.webhook_targets,
         settings=DispatcherSettings(
             key=webhook_key(settings.webhook_secret),

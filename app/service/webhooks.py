@@ -82,6 +82,7 @@ class WebhookDispatcher:
         deliveries: WebhookRepository,
         jobs: JobRepository,
         view: Callable[[JobRecord], Awaitable[Job]],
+        render: Callable[[Job], bytes],
         targets: WebhookTargets,
         settings: DispatcherSettings,
         owner: str,
@@ -89,6 +90,7 @@ class WebhookDispatcher:
         self._deliveries = deliveries
         self._jobs = jobs
         self._view = view
+        self._render = render
         self._targets = targets
         self._settings = settings
         self._owner = owner
@@ -212,14 +214,14 @@ class WebhookDispatcher:
         return _Attempt(payload, status=status, error=f"answered {status}")
 
     async def _payload(self, job_id: UUID) -> str | None:
-        """The message of a finished job: its type and the job as ``GET /jobs/{id}`` shows it."""
+        """The message of a finished job: its type and the job as ``GET /jobs/{id}`` shows it
+        (``render`` is the web layer's JSON of a job)."""
         record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
         if record is None:
             return None
         kind = "job.succeeded" if record.status is JobStatus.SUCCEEDED else "job.failed"
-        job = await self._view(record)
-        message = {"type": kind, "data": job.model_dump(mode="json")}
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        data = self._render(await self._view(record)).decode()
+        return f'{{"type":{json.dumps(kind)},"data":{data}}}'
 
     async def _record(self, delivery: WebhookDelivery, attempt: _Attempt) -> None:
         now = datetime.now(UTC)
