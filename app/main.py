@@ -30,7 +30,7 @@ from app.core.callers import key_id
 from app.core.exceptions import ConfigurationError, PixyProxyException
 from app.core.interfaces import BlobStore, ContentLinker, ImageGenerator, Presigner
 from app.core.log_setup import configure_logging
-from app.core.settings import Settings, get_settings
+from app.core.settings import Settings, get_settings, webhook_key
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
 from app.data.database import Database, open_database
@@ -39,6 +39,7 @@ from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
 from app.data.rendition_repository import SqlRenditionRepository
 from app.data.usage_repository import SqlUsageRepository
+from app.data.webhook_repository import SqlWebhookRepository
 from app.service.byte_budget import ByteBudget
 from app.service.content_links import PresignedLinks, PublicBaseLinks
 from app.service.cursors import CursorCodec
@@ -55,9 +56,12 @@ from app.service.readiness import Readiness
 from app.service.services import Services
 from app.service.usage import UsageService
 from app.service.variants import VariantSettings
+from app.service.webhook_targets import WebhookTargets
+from app.service.webhooks import DispatcherSettings, WebhookDispatcher
 from app.web.errors import handle_exception
 from app.web.exposure import watch_listening_sockets
 from app.web.http_limits import HeadLimitMiddleware
+from app.web.jobs_view import job_json
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import gallery, generation, health, images, jobs, metrics, models, usage
@@ -258,6 +262,30 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         ),
         catalog=catalog,
         sync_wait_seconds=settings.sync_wait_seconds,
+        webhook_targets=WebhookTargets(
+            enabled=settings.webhook_secret is not None,
+            allow_private=settings.webhook_allow_private,
+        ),
+    )
+
+
+def build_dispatcher(
+    settings: Settings, data: DataParts, services: Services
+) -> WebhookDispatcher | None:
+    """The replica's webhook dispatcher, or None without PIXY_WEBHOOK_SECRET (nothing to sign)."""
+    if settings.webhook_secret is None:
+        return None
+    return WebhookDispatcher(
+        deliveries=SqlWebhookRepository(data.database),
+        jobs=SqlJobRepository(data.database),
+        view=services.jobs.view,
+        render=job_json,
+        targets=services.webhook_targets,
+        settings=DispatcherSettings(
+            key=webhook_key(settings.webhook_secret),
+            retry_schedule=settings.webhook_retry_schedule,
+        ),
+        owner=services.runner.runner_id,
     )
 
 
@@ -277,6 +305,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.on_drain.append(services.runner.stop_claiming)
     runner = asyncio.create_task(services.runner.run(), name="job-runner")
     watcher = asyncio.create_task(services.watcher.run(), name="job-watcher")
+    dispatcher = build_dispatcher(settings, data, services)
+    webhooks = None
+    if dispatcher is not None:
+        webhooks = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
     _freeze_startup_objects()
     log.info(
         "service_ready",
@@ -299,6 +331,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if dispatcher is not None and webhooks is not None:
+            await dispatcher.stop()
+            webhooks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await webhooks
         await generator.close()
         data.close()
 

@@ -16,6 +16,7 @@ from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
 from app.core.jobs import JobPartial, JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail, ImageFilter
 from app.core.renditions import Rendition
+from app.core.webhooks import WebhookDelivery
 
 
 class ImageRepository(Protocol):
@@ -205,3 +206,45 @@ class ImageGenerator(Protocol):
 
     async def close(self) -> None:
         """Release network clients."""
+
+
+class WebhookRepository(Protocol):
+    """The webhook outbox: a delivery per finished job that named a URL, until it is done."""
+
+    def enqueue_finished(self, *, since: datetime, now: datetime, limit: int) -> int:
+        """Add a delivery for each job finished after ``since`` that has a URL and none yet."""
+
+    def claim(
+        self, *, owner: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[WebhookDelivery]:
+        """Take up to ``limit`` due deliveries for ``owner``, due again at ``lease_until``."""
+
+    def delivered(self, delivery_id: str, *, owner: str, status: int, now: datetime) -> bool:
+        """Record that the receiver took the delivery."""
+
+    def retry(
+        self,
+        delivery_id: str,
+        *,
+        owner: str,
+        at: datetime,
+        payload: str | None,
+        status: int | None,
+        error: str,
+        now: datetime,
+    ) -> bool:
+        """Record a failed attempt; the next is due ``at``, with the same ``payload``."""
+
+    def give_up(
+        self,
+        delivery_id: str,
+        *,
+        owner: str,
+        status: int | None,
+        error: str,
+        now: datetime,
+    ) -> bool:
+        """Record that the last attempt failed: no more will be made."""
+
+    def release(self, delivery_id: str, *, owner: str, now: datetime) -> bool:
+        """Give back an attempt that was cut off (the replica is stopping): due at once."""

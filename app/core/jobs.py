@@ -61,6 +61,7 @@ class JobRecord(BaseModel):
     error: JobProblem | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    webhook_url: str | None = None
     created_at: datetime
     updated_at: datetime
     revision: int = Field(default=1, description="Bumped on every visible change: event ids.")

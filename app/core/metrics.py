@@ -109,6 +109,12 @@ BUDGET_WAITERS = Gauge(
     "Jobs waiting for the memory budget to admit their answer.",
     multiprocess_mode="livesum",
 )
+WEBHOOK_DELIVERIES = Counter(
+    "pixyproxy_webhook_deliveries",
+    "Webhook delivery attempts, by outcome: delivered, retry (another attempt follows) or"
+    " failed (the last one).",
+    ["outcome"],
+)
 CONTENT_BYTES = Counter("pixyproxy_content_bytes_sent", "Image bytes sent to clients.")
 DATABASE_DURATION = Histogram(
     "pixyproxy_database_call_duration_seconds",

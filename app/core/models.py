@@ -11,11 +11,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.webhooks import parse_webhook_url
+
 PROMPT_MAX_LENGTH = 4000
 """Longest prompt accepted, in characters (OpenAI's limit for DALL-E 3, the strictest model)."""
 
 SEARCH_MAX_WORDS = 10
 """Most words a prompt search may have: each word past the indexed ones costs a scan."""
+
+WEBHOOK_URL_MAX_LENGTH = 2048
+"""Longest ``webhook_url`` accepted, in characters."""
 
 SIZE_PATTERN = r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$"
 """``auto`` or ``WIDTHxHEIGHT``; which sizes a model makes is the settings' to say."""
@@ -89,6 +94,14 @@ class ImageCreate(BaseModel):
         max_length=64,
         description="One of `PIXY_OPENAI_MODELS` (default: the first).",
     )
+    webhook_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=WEBHOOK_URL_MAX_LENGTH,
+        description="An http(s) URL that gets the finished job, signed (Standard Webhooks); its"
+        " host must resolve to public addresses. Needs `PIXY_WEBHOOK_SECRET`.",
+        examples=["https://example.com/hooks/pixyproxy"],
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -98,6 +111,13 @@ class ImageCreate(BaseModel):
         if _has_control(prompt):
             raise ValueError("prompt must not contain control characters")
         return prompt
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_target(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_webhook_url(url)
+        return url
 
     @model_validator(mode="after")
     def _possible(self) -> ImageCreate:
@@ -109,8 +129,8 @@ class ImageCreate(BaseModel):
         return self
 
     def options(self) -> dict[str, str | int]:
-        """The generation options that were given (the prompt aside)."""
-        return self.model_dump(exclude={"prompt"}, exclude_none=True)
+        """The generation options that were given (the prompt and the webhook aside)."""
+        return self.model_dump(exclude={"prompt", "webhook_url"}, exclude_none=True)
 
 
 class ImageDetail(BaseModel):

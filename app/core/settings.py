@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -15,12 +17,20 @@ from app.core.exceptions import ConfigurationError
 from app.core.generation import Price
 from app.core.renditions import DEFAULT_WIDTHS
 
+WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+"""Seconds before each retry of a webhook delivery (Standard Webhooks' schedule); then failed."""
+
 
 class Settings(BaseSettings):
     """Configuration from ``PIXY_*`` environment variables (and a ``.env`` file)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PIXY_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="PIXY_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        # A refused value may be a secret (a key, the webhook secret): errors never repeat it.
+        hide_input_in_errors=True,
     )
 
     database_url: str = "sqlite:///pixyproxy.db"
@@ -84,6 +94,30 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    webhook_secret: SecretStr | None = None
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = WEBHOOK_RETRY_SCHEDULE
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_seconds(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(item) for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _sane_delays(cls, delays: tuple[float, ...]) -> tuple[float, ...]:
+        if len(delays) > 20 or any(not 0 <= delay <= 7 * 86_400 for delay in delays):
+            raise ValueError("at most 20 delays, each 0 to 604800 seconds")
+        return delays
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _standard_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None:
+            webhook_key(secret)  # refused at start rather than at the first delivery
+        return secret
 
     @field_validator("variant_widths", mode="before")
     @classmethod
@@ -128,6 +162,7 @@ class Settings(BaseSettings):
         "openai_base_url",
         "openai_api_key",
         "metrics_port",
+        "webhook_secret",
         mode="before",
     )
     @classmethod
@@ -178,6 +213,22 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gpt-image-1-mini": Price(text_input=2.0, image_input=2.5, output=8.0),
 }
 """US dollars per million tokens. Set ``PIXY_OPENAI_PRICES`` to the provider's current list."""
+
+
+def webhook_key(secret: SecretStr) -> bytes:
+    """The signing key of a Standard Webhooks secret (``whsec_`` and base64, 24 to 64 bytes)."""
+    text = secret.get_secret_value()
+    # The message names neither the secret nor a piece of it: it may end up in a log.
+    problem = "PIXY_WEBHOOK_SECRET must be whsec_ followed by 24 to 64 bytes in base64"
+    if not text.startswith("whsec_"):
+        raise ValueError(problem)
+    try:
+        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        raise ValueError(problem) from None
+    if not 24 <= len(key) <= 64:
+        raise ValueError(problem)
+    return key
 
 
 def is_loopback(host: str) -> bool:

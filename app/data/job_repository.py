@@ -25,12 +25,13 @@ from app.data.image_repository import INSERT_IMAGE, image_row
 
 _COLUMNS = (
     "id, owner, prompt, options, status, attempts, lease_owner, lease_expires_at, not_before,"
-    " error, idempotency_key, request_hash, created_at, updated_at, revision, status_revision"
+    " error, idempotency_key, request_hash, webhook_url, created_at, updated_at, revision,"
+    " status_revision"
 )
 _VALUES = (
     ":id, :owner, :prompt, :options, :status, :attempts, :lease_owner, :lease_expires_at,"
-    " :not_before, :error, :idempotency_key, :request_hash, :created_at, :updated_at, :revision,"
-    " :status_revision"
+    " :not_before, :error, :idempotency_key, :request_hash, :webhook_url, :created_at,"
+    " :updated_at, :revision, :status_revision"
 )
 _INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_VALUES})"  # noqa: S608 - constant
 _SELECT = f"SELECT {_COLUMNS} FROM jobs"  # noqa: S608 - constant
@@ -399,6 +400,7 @@ class SqlJobRepository:
             "error": None if job.error is None else job.error.model_dump_json(),
             "idempotency_key": job.idempotency_key,
             "request_hash": job.request_hash,
+            "webhook_url": job.webhook_url,
             "created_at": self._time(job.created_at),
             "updated_at": self._time(job.updated_at),
             "revision": job.revision,
@@ -421,6 +423,7 @@ class SqlJobRepository:
             error=None if row["error"] is None else JobProblem.model_validate_json(row["error"]),
             idempotency_key=row["idempotency_key"],
             request_hash=row["request_hash"],
+            webhook_url=row["webhook_url"],
             created_at=from_db_time(row["created_at"]),
             updated_at=from_db_time(row["updated_at"]),
             revision=int(row["revision"]),

@@ -109,6 +109,7 @@ class JobService:
             not_before=now,
             idempotency_key=key,
             request_hash=fingerprint,
+            webhook_url=request.webhook_url,
             created_at=now,
             updated_at=now,
         )

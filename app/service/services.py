@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.service.image_reading import ImageReader
 from app.service.job_events import JobEvents
@@ -12,6 +12,7 @@ from app.service.jobs import JobService
 from app.service.options import ModelCatalog
 from app.service.readiness import Readiness
 from app.service.usage import UsageService
+from app.service.webhook_targets import WebhookTargets
 
 
 @dataclass(frozen=True)
@@ -27,3 +28,6 @@ class Services:
     usage: UsageService
     catalog: ModelCatalog
     sync_wait_seconds: float
+    webhook_targets: WebhookTargets = field(
+        default_factory=lambda: WebhookTargets(enabled=False, allow_private=False)
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from pydantic import ValidationError
 
 from app.core.exceptions import ConfigurationError
-from app.core.settings import Settings, is_loopback
+from app.core.settings import Settings, is_loopback, webhook_key
 from tests.conftest import make_settings
 from tests.fixtures import PROJECT_ROOT
 
@@ -99,3 +101,41 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
         assert env_name in names or (field.validation_alias is not None), env_name
     assert {"OPENAI_API_KEY", "OPENAI_BASE_URL"} <= names
     assert Settings(_env_file=example) == make_settings()
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "c2VjcmV0LXdpdGhvdXQtdGhlLXByZWZpeC0zMi1ieXRlcw==",  # no whsec_
+        "whsec_not base64!",
+        "whsec_" + base64.b64encode(b"too short").decode(),
+        "whsec_" + base64.b64encode(b"x" * 65).decode(),
+    ],
+)
+def test_a_webhook_secret_must_be_a_standard_one(secret: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        make_settings(webhook_secret=secret)
+    assert secret not in str(refused.value)  # the refusal never repeats the value
+
+
+def test_a_webhook_secret_gives_its_key() -> None:
+    key = b"k" * 32
+    settings = make_settings(webhook_secret="whsec_" + base64.b64encode(key).decode())
+    assert settings.webhook_secret is not None
+    assert webhook_key(settings.webhook_secret) == key
+    assert "whsec_" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "schedule"), [("5, 300,1800", (5.0, 300.0, 1800.0)), ("", ()), ("0.5", (0.5,))]
+)
+def test_the_webhook_retry_schedule_is_read_as_seconds(
+    text: str, schedule: tuple[float, ...]
+) -> None:
+    assert make_settings(webhook_retry_schedule=text).webhook_retry_schedule == schedule
+
+
+@pytest.mark.parametrize("text", ["5,soon", "-1", "700000"])
+def test_a_bad_webhook_retry_schedule_is_refused(text: str) -> None:
+    with pytest.raises(ValidationError):
+        make_settings(webhook_retry_schedule=text)

@@ -66,6 +66,7 @@ async def create_image(
 ) -> Response:
     """Generate an image from a prompt, store it, and return its detail (or 202 and the job)."""
     services = services_of(request)
+    await services.webhook_targets.check(body.webhook_url)
     submission = await services.jobs.submit(body, caller=caller, key=idempotency_key)
     replay_headers = {} if submission.created else {"Idempotent-Replayed": "true"}
     preferences = parse_prefer(request.headers)
