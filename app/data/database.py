@@ -47,6 +47,9 @@ _MYSQL_DUPLICATE_KEY = 1062
 _MYSQL_STATEMENT_TIMEOUTS = frozenset({1969, 3024})
 _MYSQL_IN_TRANSACTION = SERVER_STATUS.SERVER_STATUS_IN_TRANS
 _MYSQL_GONE_AWAY = 2006
+# The connection broke under a statement: gone away (2006), lost during the query (2013),
+# lost during the handshake of a reconnect (2055). The server may have run the statement.
+_MYSQL_LOST_CONNECTION = frozenset({_MYSQL_GONE_AWAY, 2013, 2055})
 _T = TypeVar("_T")
 _POOL_WAIT_SECONDS = 10.0
 _IDLE_PING_SECONDS = 30.0
@@ -152,7 +155,7 @@ class Database:
             return int(cursor.rowcount)
 
         with timed(DATABASE_DURATION, _kind(sql)):
-            return self._with_fresh_retry(run)
+            return self._with_fresh_retry(run, read=False)
 
     def insert_unless_duplicate(self, sql: str, params: Mapping[str, Any]) -> bool:
         """Run an INSERT; False, instead of an error, when the row's key already exists."""
@@ -194,16 +197,21 @@ class Database:
                 return cursor.fetchall()
 
         with timed(DATABASE_DURATION, _kind(sql)):
-            return self._with_fresh_retry(run)
+            return self._with_fresh_retry(run, read=True)
 
-    def _with_fresh_retry(self, work: Callable[[Any], _T]) -> _T:
-        """Run ``work`` on a pooled connection; once more on a new one if the pooled one was
-        dead before the statement left (the database restarted while it sat idle)."""
+    def _with_fresh_retry(self, work: Callable[[Any], _T], *, read: bool) -> _T:
+        """Run ``work`` on a pooled connection; once more on a new one if that one broke.
+
+        A pooled connection is dead after the database restarted while it sat idle, and the
+        driver only finds out when a statement is sent (error 2006) or its answer is awaited
+        (2013). A read is safe to run again either way; a write only when it never left, since
+        the server may have committed it before the connection dropped.
+        """
         try:
             with self.connection() as conn:
                 return work(conn)
         except DatabaseUnavailable as exc:
-            if not _never_sent(exc.__cause__):
+            if not (_never_sent(exc.__cause__) or (read and _lost_under(exc.__cause__))):
                 raise
         with self.connection() as conn:
             return work(conn)
@@ -301,6 +309,17 @@ def _never_sent(exc: BaseException | None) -> bool:
         isinstance(exc, pymysql.err.OperationalError)
         and bool(exc.args)
         and exc.args[0] == _MYSQL_GONE_AWAY
+    )
+
+
+def _lost_under(exc: BaseException | None) -> bool:
+    """Whether a driver error says an open connection broke (not that none could be made)."""
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True
+    return (
+        isinstance(exc, pymysql.err.OperationalError)
+        and bool(exc.args)
+        and exc.args[0] in _MYSQL_LOST_CONNECTION
     )
 
 

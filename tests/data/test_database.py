@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
+import pymysql
 import pytest
 
 from app.core.exceptions import ConfigurationError, DatabaseError, DatabaseUnavailable
 from app.data.database import Database, open_database, parse_database_url, to_pyformat
+from tests.fakes.tcp_proxy import TcpProxy
 
 
 @pytest.mark.parametrize(
@@ -123,3 +127,42 @@ def test_fetch_column_returns_the_first_column_of_each_row(database: Database) -
         database.execute("INSERT INTO t (id, name) VALUES (:id, :name)", {"id": n, "name": name})
     assert database.fetch_column("SELECT name FROM t ORDER BY id DESC") == ["c", "a", "b"]
     assert database.fetch_column("SELECT name FROM t WHERE id > 9") == []
+
+
+@pytest.fixture
+def proxied_mysql(mysql_url: str) -> Iterator[tuple[Database, TcpProxy]]:
+    """A pool on the scratch MySQL database, reached through a proxy the test can cut."""
+    direct = urlsplit(mysql_url)
+    proxy = TcpProxy(direct.hostname or "127.0.0.1", direct.port or 3306)
+    db = open_database(direct._replace(netloc=f"root@127.0.0.1:{proxy.port}").geturl(), pool_size=2)
+    yield db, proxy
+    db.close()
+    proxy.close()
+
+
+def test_a_read_after_a_database_restart_runs_again_on_a_fresh_connection(
+    proxied_mysql: tuple[Database, TcpProxy],
+) -> None:
+    db, proxy = proxied_mysql
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO t (id) VALUES (1)")
+    assert db.fetch_column("SELECT id FROM t") == [1]  # a connection now waits in the pool
+    proxy.cut()  # the server went away under the pooled connection, and came back
+    proxy.restore()
+    # The SELECT left on the dead connection and its answer never came (error 2013).
+    assert db.fetch_all("SELECT id FROM t") == [{"id": 1}]
+
+
+def test_a_write_that_may_have_reached_the_server_is_not_run_twice(
+    proxied_mysql: tuple[Database, TcpProxy],
+) -> None:
+    db, proxy = proxied_mysql
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY AUTO_INCREMENT, n INTEGER)")
+    db.execute("INSERT INTO t (n) VALUES (1)")
+    proxy.cut()
+    proxy.restore()
+    with pytest.raises(DatabaseUnavailable) as lost:
+        db.execute("INSERT INTO t (n) VALUES (2)")
+    assert isinstance(lost.value.__cause__, pymysql.err.OperationalError)
+    assert lost.value.__cause__.args[0] == 2013  # sent, answer lost: it may have committed
+    assert db.fetch_column("SELECT n FROM t ORDER BY id") == [1]

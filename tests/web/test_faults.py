@@ -17,6 +17,10 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from app.data.database import open_database
+from app.data.image_repository import SqlImageRepository
+from app.data.init import init_database
+from tests.data.test_image_repository import make_image
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.fixtures import (
@@ -112,6 +116,35 @@ def test_database_down_is_503_and_recovers_by_itself(
     assert [r.status_code for r in after] == [200, 200, 200]
     assert [i["guid"] for i in after[0].json()] == [created["guid"]]
     assert ready_again.status_code == 200
+
+
+def test_first_read_after_a_database_restart_is_answered(
+    tmp_path: Path, mysql_behind_proxy: tuple[str, TcpProxy, str]
+) -> None:
+    url, proxy, direct = mysql_behind_proxy
+    database = open_database(direct, pool_size=1)
+    init_database(database)
+    image = make_image("before the restart")
+    SqlImageRepository(database).add(image)
+    database.close()
+    # No job ever runs, and the runner's housekeeping waits long: the request is the first
+    # to find the dead connection, not a query of the runner that would empty the pool.
+    server = start_live_server(
+        tmp_path,
+        PIXY_DATABASE_URL=url,
+        PIXY_JOB_POLL_SECONDS="60",
+        PIXY_JOB_LEASE_SECONDS="3600",
+    )
+    try:
+        with server.client() as client:
+            assert client.get("/image/").status_code == 200  # its connection back in the pool
+            proxy.cut()  # the database restarted: every pooled connection is dead
+            proxy.restore()
+            first = client.get("/image/")
+    finally:
+        server.stop()
+    assert first.status_code == 200, first.text
+    assert [listed["guid"] for listed in first.json()] == [str(image.guid)]
 
 
 def test_bucket_down_is_503_and_leaves_no_row_without_bytes(
