@@ -1,7 +1,9 @@
 """``python -m app`` (or ``pixyproxy``): serve, or reconcile the store with the database.
 
 python -m app                      serve with uvicorn, from the settings
-python -m app reconcile [--fix]    list objects without rows and rows without objects
+python -m app reconcile [--fix]    list objects without rows and rows without objects; with
+                                   --fix, write the rows their jobs left unwritten and remove
+                                   the objects no row will ever point at
 python -m app backfill             measure images made before dimensions were recorded
 """
 
@@ -25,6 +27,7 @@ from app.core.exceptions import ConfigurationError, PixyProxyException
 from app.core.log_setup import configure_logging
 from app.core.metrics import registry
 from app.core.settings import Settings, get_settings
+from app.data.job_repository import SqlJobRepository
 from app.data.rendition_repository import SqlRenditionRepository
 from app.main import create_app, open_data
 from app.service.backfill import backfill
@@ -105,22 +108,22 @@ def run_reconcile(settings: Settings, *, fix: bool, grace_seconds: float) -> int
             images=data.images,
             store=data.store,
             renditions=SqlRenditionRepository(data.database),
+            jobs=SqlJobRepository(data.database),
             fix=fix,
             grace=timedelta(seconds=grace_seconds),
         )
     finally:
         data.close()
-    removed = set(report.removed)
     for orphan in report.orphan_objects:
-        action = "removed" if orphan.key in removed else "kept"
         written = f"{orphan.modified:%Y-%m-%d %H:%M:%S}Z"
-        print(f"object without row: {orphan.key} (written {written}, {action})")
+        print(f"object without row: {orphan.key} (written {written}, {report.actions[orphan.key]})")
     for key in report.rows_without_objects:
-        print(f"row without object: {key}")
+        print(f"row without object: {key} (restore the object, or decide about the row)")
     print(
         f"{report.objects} objects, {report.rows} rows: "
-        f"{len(report.orphan_objects)} objects without rows ({len(removed)} removed), "
-        f"{len(report.rows_without_objects)} rows without objects"
+        f"{len(report.orphan_objects)} objects without rows ({len(report.removed)} removed), "
+        f"{len(report.rows_without_objects)} rows without objects; "
+        f"{len(report.repaired)} rows written from their jobs"
     )
     return 0 if report.consistent else 1
 
@@ -131,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the HTTP API (the default)")
     check = commands.add_parser("reconcile", help="compare the store with the database")
-    check.add_argument("--fix", action="store_true", help="remove objects without rows")
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="write the rows of objects whose jobs' runners died; remove objects no row will "
+        "ever point at",
+    )
     check.add_argument(
         "--grace-seconds",
         type=float,

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from uuid import uuid4
 
 import boto3
 import pytest
+from PIL import Image
 
-from app.core.image_types import media_type_for_key
+from app.core.generation import TokenUsage
+from app.core.image_types import PNG, media_type_for_key
+from app.core.jobs import JobRecord, JobStatus
 from app.core.renditions import Rendition, rendition_key
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
-from app.data.database import open_database
+from app.data.database import Database, open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
+from app.data.job_repository import SqlJobRepository
 from app.data.rendition_repository import SqlRenditionRepository
-from app.service.reconcile import reconcile
+from app.service.generation import ImageKeeper, Kept, check_image, object_name
+from app.service.reconcile import Action, job_id_of, reconcile
 from tests.data.test_image_repository import make_image
+from tests.data.test_job_repository import LEASE, PROBLEM, new_job
 from tests.fixtures import run_app_command
 
 
@@ -128,4 +137,118 @@ def test_renditions_of_known_images_are_never_orphans(tmp_path: Path) -> None:
     assert report.renditions == 2
     assert report.rows_without_objects == sorted([keys["missing"], lost])
     assert (tmp_path / "images" / recorded).exists() and (tmp_path / "images" / unrecorded).exists()
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty database with the schema: an SQLite file, then a scratch MySQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'pixyproxy.db'}"
+    else:
+        url = request.getfixturevalue("mysql_url")
+    db = open_database(url, pool_size=2)
+    init_database(db)
+    yield db
+    db.close()
+
+
+def a_png(size: tuple[int, int] = (3, 2)) -> bytes:
+    """A small real PNG: a repaired row records the image's type and dimensions."""
+    out = io.BytesIO()
+    Image.new("RGB", size, "yellow").save(out, format="PNG")
+    return out.getvalue()
+
+
+def job_with_bytes(
+    jobs: SqlJobRepository, store: LocalBlobStore, prompt: str, *, lease_until: datetime | None
+) -> JobRecord:
+    """A job, claimed under a lease until ``lease_until`` unless None, and its stored bytes."""
+    job, _ = jobs.submit(new_job(prompt))
+    if lease_until is not None:
+        (job,) = jobs.claim(runner="gone", limit=1, now=datetime.now(UTC), lease_until=lease_until)
+    store.put(store.key_for(object_name(job, PNG)), a_png(), content_type="image/png")
+    return job
+
+
+def test_fix_writes_the_row_a_dead_runner_left_unwritten_and_nothing_it_may_still_write(
+    tmp_path: Path, database: Database
+) -> None:
+    images, jobs = SqlImageRepository(database), SqlJobRepository(database)
+    store = LocalBlobStore(tmp_path / "images")
+    store.ensure_ready()
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=3)  # every object is old by then; grace is an hour
+    # Stored, then the runner died before its row: its lease ran out long ago.
+    dead = job_with_bytes(jobs, store, "paid for, never recorded", lease_until=now)
+    # A runner holds this one, or may take it back: it may yet be recorded.
+    held = job_with_bytes(jobs, store, "still running", lease_until=later + timedelta(hours=1))
+    recent = job_with_bytes(jobs, store, "its lease just ran out", lease_until=later)
+    # A failed job's bytes and a losing attempt's bytes: no row will ever point at them.
+    failed = job_with_bytes(jobs, store, "failed", lease_until=now + LEASE)
+    jobs.fail(failed.id, problem=PROBLEM, now=now)
+    won = job_with_bytes(jobs, store, "won", lease_until=now + LEASE)
+    keeper = ImageKeeper(store=store, jobs=jobs, images=images, cost_microusd=lambda m, u: 0)
+    kept = Kept(check_image(a_png()), len(a_png()), "gpt-image-2", TokenUsage())
+    keeper.record(won, object_name(won, PNG), kept)
+    lost_key = f"{won.id}-2.png"
+    store.put(lost_key, b"png", content_type="image/png")
+    store.put("not-a-job.png", b"png", content_type="image/png")
+    waiting = job_with_bytes(jobs, store, "queued again", lease_until=None)  # last: not claimed
+
+    report = reconcile(images=images, store=store, jobs=jobs, fix=True, now=later)
+
+    key = partial(object_name, image_type=PNG)
+    assert report.actions == {
+        key(dead): Action.REPAIRED,
+        key(held): Action.IN_FLIGHT,
+        key(recent): Action.IN_FLIGHT,
+        key(waiting): Action.IN_FLIGHT,
+        key(failed): Action.REMOVED,
+        lost_key: Action.REMOVED,
+        "not-a-job.png": Action.REMOVED,
+    }
+    repaired = images.get(dead.id)
+    assert (repaired.prompt, repaired.filename) == (dead.prompt, key(dead))
+    assert (repaired.media_type, repaired.width, repaired.height) == ("image/png", 3, 2)
+    assert repaired.bytes == len(a_png())
+    finished = jobs.get(dead.id)
+    assert finished is not None and finished.status is JobStatus.SUCCEEDED
+    assert {o.key for o in store.list_objects()} == {
+        key(dead),
+        key(held),
+        key(recent),
+        key(waiting),
+        key(won),
+    }
+    again = reconcile(images=images, store=store, jobs=jobs, fix=True, now=later)
+    assert sorted(again.actions) == sorted([key(held), key(recent), key(waiting)])
+    assert report.rows_without_objects == again.rows_without_objects == []
+
+
+def test_job_ids_are_read_from_the_names_jobs_give() -> None:
+    job_id = uuid4()
+    assert job_id_of(f"{job_id}.png") == job_id
+    assert job_id_of(f"pre/{job_id}-3.webp") == job_id
+    assert job_id_of(f"{job_id}.png.bak") is None
+    assert job_id_of(f"x{job_id}.png") is None
+    assert job_id_of("duck.png") is None
+
+
+def test_reconcile_command_writes_the_row_of_a_dead_runner(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'pixyproxy.db'}", pool_size=1)
+    init_database(db)
+    store = LocalBlobStore(tmp_path / "images")
+    store.ensure_ready()
+    jobs = SqlJobRepository(db)
+    dead = job_with_bytes(jobs, store, "a duck", lease_until=datetime.now(UTC) - timedelta(hours=2))
+    old = time.time() - 7200
+    os.utime(tmp_path / "images" / object_name(dead, PNG), (old, old))
+
+    fixed = run_app_command(tmp_path, "reconcile", "--fix", PIXY_LOG_LEVEL="ERROR")
+
+    assert f"object without row: {dead.id}.png (written" in fixed.stdout
+    assert "repaired)" in fixed.stdout
+    assert "1 rows written from their jobs" in fixed.stdout
+    assert fixed.returncode == 0, fixed.stdout
+    assert SqlImageRepository(db).get(dead.id).prompt == "a duck"
     db.close()
