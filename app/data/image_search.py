@@ -101,7 +101,10 @@ def where_clause(filters: ImageFilter, dialect: Dialect) -> tuple[list[str], dic
         conditions.append("guid = :guid")
         params["guid"] = str(filters.guid)
     if filters.filename is not None:
-        conditions.append("filename = :filename")
+        # Exact: MySQL's collation would match other cases and ignore trailing spaces. Compared
+        # as bytes the unique index still finds the row; SQLite's = compares bytes already.
+        exact = "CAST(:filename AS BINARY)" if dialect == "mysql" else ":filename"
+        conditions.append(f"filename = {exact}")
         params["filename"] = filters.filename
     if filters.model is not None:
         conditions.append("model = :model")

@@ -88,6 +88,17 @@ def test_offset_paging(repository: SqlImageRepository) -> None:
     ]
 
 
+def test_the_filename_filter_is_exact_in_case_and_trailing_spaces(
+    repository: SqlImageRepository,
+) -> None:
+    image = make_image("a duck", BASE).model_copy(update={"filename": "Duck-é.png"})
+    repository.add(image)
+    assert listed(repository, ImageFilter(filename="Duck-é.png"), limit=9) == [image]
+    for other in ("duck-é.png", "DUCK-É.png", "Duck-é.png ", "Duck-e.png", "Duck-é.PNG"):
+        assert listed(repository, ImageFilter(filename=other), limit=9) == [], other
+        assert repository.count(ImageFilter(filename=other)) == 0, other
+
+
 def test_exact_filters_and_dates_combine(repository: SqlImageRepository) -> None:
     early, middle, late = (
         add_all(repository, [name], BASE + timedelta(hours=hour))[0]
