@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 import unicodedata
 from datetime import UTC, datetime
 from functools import cached_property
@@ -39,6 +40,17 @@ SEARCH_WORDS_PATTERN = (
     rf"^{_GAP}*(?:{_WORD}(?:{_GAP}+{_WORD}){{0,{SEARCH_MAX_WORDS - 1}}}{_GAP}*)?$"
 )
 NO_CONTROLS_PATTERN = rf"^[^{_CONTROL}]*$"
+# Characters that show nothing although they are not whitespace: soft hyphen, combining
+# grapheme joiner, zero-width spaces and joiners, direction marks and isolates, word joiners,
+# variation selectors, the byte order mark, the Hangul and Braille blanks.
+_INVISIBLE = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0"
+)
+_VISIBLE = rf"[^\s{_CONTROL}{_INVISIBLE}]"
+PROMPT_PATTERN = rf"^[^{_CONTROL}]*{_VISIBLE}[^{_CONTROL}]*$"
+"""A prompt, for the OpenAPI schema: no control characters, and something visible."""
+_HAS_VISIBLE = re.compile(_VISIBLE)
 
 
 def _has_control(text: str) -> bool:
@@ -67,8 +79,10 @@ class ImageCreate(BaseModel):
     prompt: str = Field(
         min_length=1,
         max_length=PROMPT_MAX_LENGTH,
-        description="What the image should show.",
+        description="What the image should show: no control characters other than tab, LF"
+        " and CR, and not only whitespace or invisible characters.",
         examples=["a rubber duck on a sink"],
+        json_schema_extra={"pattern": PROMPT_PATTERN},
     )
 
     size: str | None = Field(
@@ -106,7 +120,7 @@ class ImageCreate(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _printable(cls, prompt: str) -> str:
-        if not prompt.strip():
+        if not _HAS_VISIBLE.search(prompt):  # zero-width spaces alone are blank too
             raise ValueError("prompt must not be blank")
         if _has_control(prompt):
             raise ValueError("prompt must not contain control characters")

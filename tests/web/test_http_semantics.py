@@ -1,0 +1,40 @@
+"""HTTP details an attacker found wrong (issue 20, "Smaller ones"), over a live server: blank
+prompts, unreadable bodies, one URL per guid, one Idempotency-Key, HEAD and Allow, caching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fixtures import LiveServer, start_live_server
+from tests.problems import assert_problem
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_live_server(tmp_path_factory.mktemp("semantics"))
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def image(server: LiveServer) -> dict[str, Any]:
+    with server.client() as client:
+        created: dict[str, Any] = client.post("/image/", json={"prompt": "one duck"}).json()
+    return created
+
+
+def test_a_prompt_of_invisible_characters_is_blank(server: LiveServer, prompt: str) -> None:
+    with server.client() as client:
+        response = client.post("/image/", json={"prompt": prompt})
+    body = assert_problem(response, 422, "invalid_request")
+    assert body["errors"][0]["loc"] == ["body", "prompt"]
+    assert "blank" in body["errors"][0]["msg"]
+
+
+def test_a_visible_character_among_invisible_ones_is_a_prompt(server: LiveServer) -> None:
+    with server.client() as client:
+        response = client.post("/image/", json={"prompt": "\u200bduck\u200b"})
+    assert response.status_code == 200, response.text
