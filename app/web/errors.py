@@ -15,7 +15,14 @@ from app.web.problems import PROBLEM_MEDIA_TYPE, Problem, problem_type
 
 log = structlog.get_logger(__name__)
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES = {
+    400: "invalid_body",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
+# FastAPI's own words for a body it could not read ("There was an error parsing the body").
+_INVALID_BODY = "the body could not be read as JSON: it is not UTF-8, or it is nested too deeply"
 
 
 async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -35,13 +42,11 @@ async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         title = code.replace("_", " ").capitalize()
         detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = dict(exc.headers or {})
+        if exc.status_code == 400:
+            detail = _INVALID_BODY
         return _problem(
-            request,
-            status=exc.status_code,
-            code=code,
-            title=title,
-            detail=detail,
-            headers=dict(exc.headers or {}),
+            request, status=exc.status_code, code=code, title=title, detail=detail, headers=headers
         )
     log.error("unhandled_exception", exc_info=exc)
     return _problem(

@@ -38,3 +38,11 @@ def test_a_visible_character_among_invisible_ones_is_a_prompt(server: LiveServer
     with server.client() as client:
         response = client.post("/image/", json={"prompt": "\u200bduck\u200b"})
     assert response.status_code == 200, response.text
+
+
+def test_a_body_that_cannot_be_read_is_400_invalid_body(server: LiveServer, content: bytes) -> None:
+    with server.client() as client:
+        response = client.post(
+            "/image/", content=content, headers={"Content-Type": "application/json"}
+        )
+    assert_problem(response, 400, "invalid_body")
