@@ -46,3 +46,18 @@ def test_a_body_that_cannot_be_read_is_400_invalid_body(server: LiveServer, cont
             "/image/", content=content, headers={"Content-Type": "application/json"}
         )
     assert_problem(response, 400, "invalid_body")
+
+
+def test_other_spellings_of_a_guid_are_not_found(server: LiveServer, image: dict[str, Any]) -> None:
+    guid = image["guid"]
+    spellings = [guid.upper(), f"{{{guid}}}", f"urn:uuid:{guid}", guid.replace("-", "")]
+    with server.client() as client:
+        assert client.get(f"/image/{guid}").status_code == 200
+        assert client.get(f"/image/{guid}/content").status_code == 200
+        for spelled in spellings:
+            for path in (f"/image/{spelled}", f"/image/{spelled}/content"):
+                response = client.get(path)
+                assert_problem(response, 404, "image_not_found")
+                assert response.headers["cache-control"] == "no-store"  # no CDN keeps it
+            assert_problem(client.get(f"/jobs/{spelled}"), 404, "job_not_found")
+        assert client.get(f"/jobs/{guid}").status_code == 200
