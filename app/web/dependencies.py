@@ -15,7 +15,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.callers import ANONYMOUS, Caller, key_id
-from app.core.exceptions import NotAuthenticated, UnsupportedMediaType
+from app.core.exceptions import InvalidRequest, NotAuthenticated, UnsupportedMediaType
 from app.core.settings import NamedKey, Settings
 from app.service.image_reading import ImageReader
 from app.service.jobs import JobService
@@ -51,6 +51,7 @@ def jobs_of(request: Request) -> JobService:
 
 
 async def idempotency_key(
+    request: Request,
     key: Annotated[
         str | None,
         Header(
@@ -62,7 +63,9 @@ async def idempotency_key(
         ),
     ] = None,
 ) -> str | None:
-    """The request's Idempotency-Key header, checked to be printable ASCII."""
+    """The request's Idempotency-Key header, checked to be printable ASCII and sent once."""
+    if key is not None and len(request.headers.getlist("idempotency-key")) > 1:
+        raise InvalidRequest("send one Idempotency-Key header, not several")
     return key
 
 

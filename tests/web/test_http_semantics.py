@@ -61,3 +61,13 @@ def test_other_spellings_of_a_guid_are_not_found(server: LiveServer, image: dict
                 assert response.headers["cache-control"] == "no-store"  # no CDN keeps it
             assert_problem(client.get(f"/jobs/{spelled}"), 404, "job_not_found")
         assert client.get(f"/jobs/{guid}").status_code == 200
+
+
+def test_two_idempotency_keys_are_refused(server: LiveServer) -> None:
+    headers = [("Idempotency-Key", "first"), ("Idempotency-Key", "second")]
+    with server.client() as client:
+        response = client.post("/image/", json={"prompt": "twice keyed"}, headers=headers)
+        listed = client.get("/image/", params={"prompt": "twice"}).json()
+    body = assert_problem(response, 422, "invalid_request")
+    assert "one Idempotency-Key" in body["detail"]
+    assert listed == []
