@@ -3,6 +3,7 @@ prompts, unreadable bodies, one URL per guid, one Idempotency-Key, HEAD and Allo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,3 +72,14 @@ def test_two_idempotency_keys_are_refused(server: LiveServer) -> None:
     body = assert_problem(response, 422, "invalid_request")
     assert "one Idempotency-Key" in body["detail"]
     assert listed == []
+
+
+def test_the_listing_may_be_stored_but_is_asked_for_again(
+    server: LiveServer, image: dict[str, Any]
+) -> None:
+    with server.client() as client:
+        listing = client.get("/image/")
+        detail = client.get(f"/image/{image['guid']}")
+    assert listing.headers["cache-control"] == "no-cache"
+    assert image["guid"] in json.dumps(listing.json())
+    assert detail.status_code == 200

@@ -59,7 +59,9 @@ async def list_images(request: Request) -> Response:
         cursor=query.cursor,
         count=query.count,
     )
-    headers = {"Link": page_links(request, page.next_cursor)}
+    # A listing changes with every image made, and clients list right after a POST: caches
+    # may keep it but must ask again each time (an image's own detail and bytes never change).
+    headers = {"Link": page_links(request, page.next_cursor), "Cache-Control": "no-cache"}
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
     return Response(page.json_bytes, media_type="application/json", headers=headers)
