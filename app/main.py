@@ -65,6 +65,7 @@ from app.web.jobs_view import job_json
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import gallery, generation, health, images, jobs, metrics, models, usage
+from app.web.routers.docs import add_docs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -361,6 +362,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Images generated from text prompts, stored, and served back.",
         lifespan=_lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served with local files by app.web.routers.docs
+        redoc_url=None,
         # Requests are logged and counted by PixyProxy itself (structlog, Prometheus). FastAPI's
         # own OpenTelemetry would look up the global providers on every request to find none.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -376,6 +379,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(gallery.router)
+    add_docs(app)
     app.mount("/static", gallery.static_assets(), name="static")
     if settings.metrics_enabled and settings.metrics_port is None:
         app.include_router(metrics.router)

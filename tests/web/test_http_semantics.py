@@ -4,6 +4,7 @@ prompts, unreadable bodies, one URL per guid, one Idempotency-Key, HEAD and Allo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,3 +84,20 @@ def test_the_listing_may_be_stored_but_is_asked_for_again(
     assert listing.headers["cache-control"] == "no-cache"
     assert image["guid"] in json.dumps(listing.json())
     assert detail.status_code == 200
+
+
+def test_the_api_docs_load_nothing_from_another_origin(server: LiveServer) -> None:
+    with server.client() as client:
+        page = client.get("/docs")
+        redoc = client.get("/redoc")
+        linked = [
+            *re.findall(r'(?:src|href)="([^"]+)"', page.text),
+            *re.findall(r'(?:src|href)="([^"]+)"', redoc.text),
+        ]
+        assets = {path: client.get(path) for path in linked}
+    assert page.status_code == redoc.status_code == 200
+    assert len(linked) == 5  # Swagger UI: style, icon, script; ReDoc: icon, script
+    assert "https://" not in page.text + redoc.text
+    for path, asset in assets.items():
+        assert path.startswith("/"), path  # this origin: no CDN, no web fonts
+        assert asset.status_code == 200, path
