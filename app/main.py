@@ -62,6 +62,7 @@ from app.web.errors import handle_exception
 from app.web.exposure import watch_listening_sockets
 from app.web.http_limits import HeadLimitMiddleware
 from app.web.jobs_view import job_json
+from app.web.methods import HeadAsGetMiddleware
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
 from app.web.routers import gallery, generation, health, images, jobs, metrics, models, usage
@@ -385,6 +386,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(metrics.router)
     for handled in (PixyProxyException, RequestValidationError, HTTPException):
         app.add_exception_handler(handled, handle_exception)
+    app.add_middleware(HeadAsGetMiddleware)  # innermost: HEAD on every GET route
     app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadLimitMiddleware, max_bytes=settings.max_header_bytes)
     app.add_middleware(RequestLogMiddleware)  # outermost: logs and answers for all within

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.core.exceptions import NotAuthenticated, PixyProxyException
+from app.web.methods import allowed_methods
 from app.web.problems import PROBLEM_MEDIA_TYPE, Problem, problem_type
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,10 @@ async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 400:
             detail = _INVALID_BODY
+        elif exc.status_code == 405:
+            # Every method of the path, not only those of the route that matched first.
+            allowed = allowed_methods(request.app.router.routes, request.scope)
+            headers["Allow"] = ", ".join(allowed) or headers.get("Allow", "")
         return _problem(
             request, status=exc.status_code, code=code, title=title, detail=detail, headers=headers
         )

@@ -28,6 +28,10 @@ def image(server: LiveServer) -> dict[str, Any]:
     return created
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    ["\u200b", "\u200b\u200c\u200d", " \ufeff\u2060 ", "\u3164\u2800", "\u00ad\n\u200e"],
+)
 def test_a_prompt_of_invisible_characters_is_blank(server: LiveServer, prompt: str) -> None:
     with server.client() as client:
         response = client.post("/image/", json={"prompt": prompt})
@@ -42,6 +46,11 @@ def test_a_visible_character_among_invisible_ones_is_a_prompt(server: LiveServer
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b'{"prompt": "\xff\xfe duck"}', b"[" * 30_000 + b"]" * 30_000],
+    ids=["malformed-utf8", "deeply-nested"],
+)
 def test_a_body_that_cannot_be_read_is_400_invalid_body(server: LiveServer, content: bytes) -> None:
     with server.client() as client:
         response = client.post(
@@ -73,6 +82,57 @@ def test_two_idempotency_keys_are_refused(server: LiveServer) -> None:
     body = assert_problem(response, 422, "invalid_request")
     assert "one Idempotency-Key" in body["detail"]
     assert listed == []
+
+
+def test_every_get_route_answers_head_with_the_get_head_and_no_body(
+    server: LiveServer, image: dict[str, Any]
+) -> None:
+    paths = [
+        "/image",
+        "/image/",
+        f"/image/{image['guid']}",
+        f"/image/{image['guid']}/content",
+        f"/jobs/{image['guid']}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/",
+        "/gallery",
+        "/static/gallery.js",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+    ]
+    with server.client() as client:
+        for path in paths:
+            got, head = client.get(path), client.head(path)
+            assert head.status_code == got.status_code == 200, path
+            assert head.content == b"", path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+            if "content-length" in got.headers and path != "/metrics":  # metrics move
+                assert head.headers["content-length"] == got.headers["content-length"], path
+        missing = client.head("/image/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and missing.content == b""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/image", "GET, HEAD, POST"),
+        ("PUT", "/image/", "GET, HEAD, POST"),
+        ("POST", "/image/00000000-0000-0000-0000-000000000000", "GET, HEAD"),
+        ("DELETE", "/image/00000000-0000-0000-0000-000000000000/content", "GET, HEAD"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("POST", "/jobs/00000000-0000-0000-0000-000000000000", "GET, HEAD"),
+    ],
+)
+def test_405_allows_every_method_of_the_path(
+    server: LiveServer, method: str, path: str, allowed: str
+) -> None:
+    with server.client() as client:
+        response = client.request(method, path)
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allowed
 
 
 def test_the_listing_may_be_stored_but_is_asked_for_again(
