@@ -7,6 +7,7 @@ pymysql's ``%(name)s`` style, so no statement is ever built from input.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import re
 import sqlite3
@@ -118,6 +119,8 @@ class Database:
         self._tuple_cursor: tuple[Any, ...] = (
             (pymysql.cursors.Cursor,) if url.dialect == "mysql" else ()
         )
+        # The SQLite file the pool opened (device, inode), once it has opened one.
+        self._sqlite_file: tuple[int, int] | None = None
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -265,10 +268,15 @@ class Database:
             _close_quietly(conn)
 
     def _checkout(self) -> Any:
+        if self.dialect == "sqlite":
+            self._check_sqlite_file()
         try:
             conn, idle_since = self._idle.get_nowait()
         except queue.Empty:
-            return self._connect()
+            conn = self._connect()
+            if self.dialect == "sqlite" and self._sqlite_file is None:
+                self._sqlite_file = _file_identity(self.url.path)
+            return conn
         if self.dialect == "mysql" and time.monotonic() - idle_since > _IDLE_PING_SECONDS:
             # A connection idle for a while may have been closed by the server or a proxy.
             try:
@@ -277,6 +285,16 @@ class Database:
                 _close_quietly(conn)
                 return self._connect()
         return conn
+
+    def _check_sqlite_file(self) -> None:
+        """Refuse to go on once the SQLite file was deleted or replaced under the pool.
+
+        Open connections keep reading and writing a deleted file, which vanishes with the
+        process: every write would answer 200 and be lost, and a new connection would start
+        an empty database. So every unit of work, and readiness with it, fails instead.
+        """
+        if self._sqlite_file is not None and _file_identity(self.url.path) != self._sqlite_file:
+            raise DatabaseUnavailable("the SQLite database file was deleted or replaced")
 
     def _discard_or_rollback(self, conn: Any, exc: BaseException) -> Any:
         """Roll back after a failed unit of work; drop the connection if it is broken.
@@ -294,6 +312,15 @@ class Database:
             _close_quietly(conn)
             return None
         return conn
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path``; None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _kind(sql: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pymysql
@@ -166,3 +167,22 @@ def test_a_write_that_may_have_reached_the_server_is_not_run_twice(
     assert isinstance(lost.value.__cause__, pymysql.err.OperationalError)
     assert lost.value.__cause__.args[0] == 2013  # sent, answer lost: it may have committed
     assert db.fetch_column("SELECT n FROM t ORDER BY id") == [1]
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["deleted", "replaced"])
+def test_an_sqlite_file_deleted_or_replaced_under_the_pool_is_unavailable(
+    tmp_path: Path, replace: bool
+) -> None:
+    path = tmp_path / "pixy.db"
+    db = open_database(f"sqlite:///{path}", pool_size=2)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO t (id) VALUES (1)")
+    path.unlink()  # the open connection would go on writing to a file no one can see
+    if replace:
+        path.write_bytes(b"")
+    with pytest.raises(DatabaseUnavailable):
+        db.execute("INSERT INTO t (id) VALUES (2)")
+    with pytest.raises(DatabaseUnavailable):
+        db.fetch_all("SELECT id FROM t")
+    assert path.exists() == replace  # no empty database was made in its place
+    db.close()

@@ -147,6 +147,25 @@ def test_first_read_after_a_database_restart_is_answered(
     assert [listed["guid"] for listed in first.json()] == [str(image.guid)]
 
 
+def test_a_deleted_sqlite_file_fails_readiness_and_writes(tmp_path: Path) -> None:
+    server = start_live_server(tmp_path, PIXY_DATABASE_URL=f"sqlite:///{tmp_path / 'pixy.db'}")
+    try:
+        with server.client() as client:
+            assert client.post("/image/", json={"prompt": "kept"}).status_code == 200
+            assert client.get("/readyz").status_code == 200
+            for leftover in tmp_path.glob("pixy.db*"):  # the file, its WAL and shared memory
+                leftover.unlink()
+            ready = client.get("/readyz")
+            written = client.post("/image/", json={"prompt": "would be lost"})
+            listing = client.get("/image/")
+    finally:
+        server.stop()
+    assert_problem(ready, 503, "not_ready")
+    assert_problem(written, 503, "database_unavailable")
+    assert_problem(listing, 503, "database_unavailable")
+    assert not (tmp_path / "pixy.db").exists()  # no empty database was started in its place
+
+
 def test_bucket_down_is_503_and_leaves_no_row_without_bytes(
     tmp_path: Path, own_moto: dict[str, Any]
 ) -> None:
