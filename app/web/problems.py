@@ -32,6 +32,7 @@ def problem_type(code: str) -> str:
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the problems a route can answer with."""
     descriptions = {
+        400: "The body could not be read: not UTF-8, or JSON nested too deeply",
         401: "Missing or invalid API key",
         403: "Only an operator key may do this",
         429: "The key's budget of images per hour is spent (Retry-After says when a slot frees)",

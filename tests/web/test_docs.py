@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.service.cursors import CursorCodec
 from tests.conftest import make_settings
 
 
@@ -65,3 +68,21 @@ def test_post_documents_the_api_key_schemes() -> None:
         "APIKeyHeader",
     }
     assert "security" not in schema["paths"]["/image"]["get"]
+
+
+def test_the_schema_states_what_the_service_refuses() -> None:
+    schema = openapi()
+    paths = schema["paths"]
+    prompt = schema["components"]["schemas"]["ImageCreate"]["properties"]["prompt"]
+    pattern = re.compile(prompt["pattern"])
+    assert pattern.search("a duck") and not pattern.search("bell\u0007")
+    assert not pattern.search("\u200b\u200b") and not pattern.search(" \t")
+    listing = {p["name"]: p["schema"] for p in paths["/image"]["get"]["parameters"]}
+    cursor = re.compile(listing["cursor"]["anyOf"][0]["pattern"])
+    assert cursor.search(CursorCodec(b"any").encode(uuid.uuid4()))
+    assert not cursor.search("0") and not cursor.search("x" * 38)
+    assert "400" in paths["/image"]["post"]["responses"]
+    for path, name in (("/image/{guid}", "guid"), ("/jobs/{job_id}", "job_id")):
+        (parameter,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == name]
+        guid = re.compile(parameter["schema"]["pattern"])
+        assert guid.search(str(uuid.uuid4())) and not guid.search(str(uuid.uuid4()).upper())

@@ -161,3 +161,12 @@ def test_the_api_docs_load_nothing_from_another_origin(server: LiveServer) -> No
     for path, asset in assets.items():
         assert path.startswith("/"), path  # this origin: no CDN, no web fonts
         assert asset.status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    "query", ["created_before=405", "created_after=1700000000", "cursor=0", "cursor=" + "A" * 39]
+)
+def test_values_outside_the_schema_are_refused(server: LiveServer, query: str) -> None:
+    with server.client() as client:
+        response = client.get(f"/image/?{query}")
+    assert_problem(response, 422, "invalid_request")

@@ -1,6 +1,7 @@
 """Schemathesis against the app's own OpenAPI schema, on a live server with the offline
 generator: a bounded number of generated requests per endpoint, never a 5xx, every response
-as documented.
+as documented; then its command line with every check and every phase (stateful included)
+for a minute, with an API key, as an attacker ran it.
 
 Hypothesis drives each operation directly: schemathesis' pytest plugin does not run under the
 pytest this project uses.
@@ -8,7 +9,10 @@ pytest this project uses.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,3 +76,68 @@ def test_every_operation_matches_its_schema(fuzzed_server: LiveServer) -> None:
         "GET /usage",
         "POST /image",
     ]
+
+
+FUZZ_KEY = "fuzz-key-not-a-secret"
+CLI_SECONDS = 60  # fuzzing and the stateful phase repeat until this is spent
+# Schema-valid requests that the service refuses on purpose, which no OpenAPI schema can say:
+# a cursor with a well-formed but foreign signature, cursor and offset together, a date that
+# has no UTC equivalent (GET); an Idempotency-Key sent again with another body (POST, the 422
+# of the IETF idempotency draft). Everything else schema-valid must be accepted.
+CLI_CONFIG = """
+[[operations]]
+include-path = "/image"
+include-method = "GET"
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+
+[[operations]]
+include-path = "/image"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+"""
+
+
+def test_schemathesis_with_every_check_and_phase_finds_nothing(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    workdir = tmp_path_factory.mktemp("fuzz-cli")
+    config = workdir / "schemathesis.toml"
+    config.write_text(CLI_CONFIG)
+    server = start_live_server(workdir, PIXY_LOG_LEVEL="WARNING", PIXY_API_KEYS=FUZZ_KEY)
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
+        "run",
+        f"{server.base_url}/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-time",
+        str(CLI_SECONDS),
+        "--header",
+        f"Authorization: Bearer {FUZZ_KEY}",
+        "--suppress-health-check",
+        "all",
+        "--seed",
+        "20",
+    ]
+    try:
+        run = subprocess.run(
+            command,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=CLI_SECONDS * 4,
+            check=False,
+        )
+    finally:
+        server.stop()
+    summary = run.stdout[-6000:]
+    assert run.returncode == 0, summary
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in run.stdout, summary
+    assert "Tested: 8" in run.stdout, summary
