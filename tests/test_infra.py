@@ -33,11 +33,16 @@ def compose() -> dict[str, Any]:
 
 def manifests() -> dict[str, dict[str, Any]]:
     """Every Kubernetes object, by kind."""
-    found = {}
-    for path in sorted(K8S.glob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text()):
-            found[document["kind"]] = document
-    return found
+    return {document["kind"]: document for document in all_manifests()}
+
+
+def all_manifests() -> list[dict[str, Any]]:
+    """Every Kubernetes object, in file order."""
+    return [
+        document
+        for path in sorted(K8S.glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+    ]
 
 
 def app_routes() -> set[str]:
@@ -141,3 +146,62 @@ def test_kubernetes_manifests_agree_with_the_service() -> None:
 def test_secrets_stay_out_of_the_configmap(name: str) -> None:
     assert name not in manifests()["ConfigMap"]["data"]
     assert name in (K8S / "README.md").read_text()
+
+
+def test_every_object_lives_in_the_pixyproxy_namespace() -> None:
+    objects = all_manifests()
+    namespace = manifests()["Namespace"]
+    assert namespace["metadata"]["name"] == "pixyproxy"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for document in objects:
+        if document["kind"] != "Namespace":
+            assert document["metadata"]["namespace"] == "pixyproxy", document["kind"]
+
+
+def test_the_pod_carries_no_token_and_pulls_its_image() -> None:
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["containers"][0]["imagePullPolicy"] == "Always"
+
+
+def test_the_network_policy_admits_the_load_balancer_and_lets_out_only_what_is_needed() -> None:
+    objects = manifests()
+    policy = objects["NetworkPolicy"]["spec"]
+    assert policy["podSelector"] == objects["Deployment"]["spec"]["selector"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    port = int(objects["ConfigMap"]["data"]["PIXY_PORT"])
+    for rule in policy["ingress"]:
+        assert [p["port"] for p in rule["ports"]] == [port]
+        assert all("namespaceSelector" in source for source in rule["from"])  # no ipBlock
+    egress = {
+        (p["protocol"], p["port"]): rule["to"] for rule in policy["egress"] for p in rule["ports"]
+    }
+    assert set(egress) == {("UDP", 53), ("TCP", 53), ("TCP", 3306), ("TCP", 443)}
+    (https,) = egress[("TCP", 443)]
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(https["ipBlock"]["except"])
+    (database,) = egress[("TCP", 3306)]
+    assert not database["ipBlock"]["cidr"].startswith("0.0.0.0")
+
+
+def test_the_configmap_sets_what_matters_behind_a_load_balancer() -> None:
+    config = manifests()["ConfigMap"]["data"]
+    for name in (
+        "PIXY_FORWARDED_ALLOW_IPS",
+        "PIXY_MAX_HEADER_BYTES",
+        "PIXY_HEADER_TIMEOUT",
+        "PIXY_KEEP_ALIVE_TIMEOUT",
+        "PIXY_MAX_CONNECTIONS",
+    ):
+        assert name in config, name
+    assert config["PIXY_FORWARDED_ALLOW_IPS"] not in ("*", "127.0.0.1")
+    assert int(config["PIXY_KEEP_ALIVE_TIMEOUT"]) > 60  # above the load balancer's idle timeout
+    listed = set(
+        re.findall(r"^(?:PIXY_|OPENAI_)\w+", (PROJECT_ROOT / ".env.example").read_text(), re.M)
+    )
+    assert set(config) <= listed
+
+
+def test_the_readme_says_why_the_flagged_rest_stays() -> None:
+    readme = (K8S / "README.md").read_text()
+    for check in ("CKV_K8S_43", "CKV_K8S_35"):
+        assert check in readme
