@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator
 from starlette.datastructures import URL
 from starlette.requests import Request
 
 from app.core.models import ImageFilter
-from app.web.query_models import openapi_parameters
+from app.web.query_models import iso_moment, openapi_parameters
 
 MAX_OFFSET = 100_000_000
 # What ``CursorCodec`` writes: 28 bytes (a guid and 12 bytes of signature) in unpadded base64url,
 # 38 characters whose last carries 2 bits. The signature itself is checked on use.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{37}[AQgw]$"
-# An ISO 8601 date (and time): pydantic would also read a bare number as Unix time.
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def page_links(request: Request, next_cursor: str | None) -> str:
@@ -57,9 +53,7 @@ class ListingQuery(ImageFilter):
     @field_validator("created_after", "created_before", mode="before")
     @classmethod
     def _iso_only(cls, value: object) -> object:
-        if isinstance(value, str) and not _ISO_DATE.match(value):
-            raise ValueError("give an ISO 8601 date-time, such as 2026-03-01T12:00:00Z")
-        return value
+        return iso_moment(value)
 
     def filters(self) -> ImageFilter:
         """The filters alone."""

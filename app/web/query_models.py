@@ -8,6 +8,7 @@ errors are the same 422 as FastAPI's own, located at ``("query", name)``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,19 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 Query = TypeVar("Query", bound=BaseModel)
+# An ISO 8601 date (and time) starts with its year, month and day.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_moment(value: object) -> object:
+    """Refuse a query moment that is not ISO 8601 text (a ``mode="before"`` validator's body).
+
+    pydantic would read a bare number as Unix time, which the schema (``date-time``) does not
+    allow, so a client generated from the schema could never mean it.
+    """
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("give an ISO 8601 date-time, such as 2026-03-01T12:00:00Z")
+    return value
 
 
 def parse_query(model: type[Query], request: Request) -> Query:

@@ -170,3 +170,19 @@ def test_values_outside_the_schema_are_refused(server: LiveServer, query: str) -
     with server.client() as client:
         response = client.get(f"/image/?{query}")
     assert_problem(response, 422, "invalid_request")
+
+
+def test_usage_refuses_a_number_for_a_moment(server: LiveServer) -> None:
+    with server.client() as client:
+        response = client.get("/usage", params={"to": "0.5"})
+    assert_problem(response, 422, "invalid_request")
+
+
+def test_content_of_every_format_is_documented(server: LiveServer) -> None:
+    with server.client() as client:
+        content = client.get("/openapi.json").json()["paths"]["/image/{guid}/content"]["get"]
+        made = client.post("/image/", json={"prompt": "a webp duck", "output_format": "webp"})
+        served = client.get(f"/image/{made.json()['guid']}/content")
+    documented = set(content["responses"]["200"]["content"])
+    assert {"image/png", "image/jpeg", "image/webp"} <= documented
+    assert served.headers["content-type"] in documented

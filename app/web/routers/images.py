@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from app.core.exceptions import ImageNotFound, InvalidRequest
+from app.core.image_types import GIF, JPEG, PNG, WEBP
 from app.core.models import ImageDetail
 from app.web.content_delivery import CONTENT_PARAMETERS, ContentQuery, ContentResponse
 from app.web.dependencies import reader_of
@@ -25,6 +26,9 @@ router = APIRouter(
     responses=problem_responses(500, 503),
 )
 
+
+# Every type an image may be stored as (PNG, JPEG, WebP, GIF): the schema names them all.
+IMAGE_CONTENT: dict[str, Any] = {kind.media_type: {} for kind in (PNG, JPEG, WEBP, GIF)}
 
 GuidPath = Annotated[
     UUID,
@@ -80,8 +84,8 @@ async def get_image(guid: GuidPath, request: Request) -> Response:
     "/{guid}/content",
     response_class=Response,
     responses={
-        200: {"content": {"image/png": {}}, "description": "The image (or variant) bytes."},
-        206: {"content": {"image/png": {}}, "description": "The range of bytes asked for."},
+        200: {"content": IMAGE_CONTENT, "description": "The image (or variant) bytes."},
+        206: {"content": IMAGE_CONTENT, "description": "The range of bytes asked for."},
         304: {"description": "The client's cached copy is current."},
         307: {"description": "Redirect mode: fetch the bytes from the bucket or the CDN."},
         **problem_responses(404, 416, 422),

@@ -11,7 +11,7 @@ from app.core.models import in_utc
 from app.core.usage import UsageReport
 from app.web.dependencies import CallerDep, services_of
 from app.web.problems import problem_responses
-from app.web.query_models import openapi_parameters, parse_query
+from app.web.query_models import iso_moment, openapi_parameters, parse_query
 from app.web.request_log import LoggedRoute
 
 router = APIRouter(
@@ -42,6 +42,11 @@ class UsageQuery(BaseModel):
         pattern=r"^([0-9a-f]{16}|all|anonymous)$",
         description="Operator keys only: another key's id, or `all` for every key.",
     )
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        return iso_moment(value)
 
     @field_validator("from_", "to")
     @classmethod
