@@ -7,6 +7,7 @@ matched: ``/image`` has a GET route and a POST route, so ``Allow: GET`` left POS
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from starlette.routing import BaseRoute, Match
@@ -35,7 +36,8 @@ class HeadAsGetMiddleware:
     """Answers HEAD on a path that has GET but no HEAD route: the GET's head, without a body.
 
     The body is dropped here rather than left to the server, so that the answer is the same
-    whichever server runs the app.
+    whichever server runs the app, and the GET is stopped once its head is sent: a body that
+    streams (job events) would otherwise hold the request until it ended.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -52,10 +54,15 @@ class HeadAsGetMiddleware:
             return
 
         async def send_head(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                if message.get("more_body", False):
-                    return  # the rest of the body follows: send nothing yet
-                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            if message["type"] != "http.response.start":
+                return
             await send(message)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise _HeadSent  # the body is not wanted: stop making it (an event stream never ends)
 
-        await self.app(as_get, receive, send_head)
+        with contextlib.suppress(_HeadSent):
+            await self.app(as_get, receive, send_head)
+
+
+class _HeadSent(Exception):
+    """Raised into a GET answering a HEAD once its status and headers are sent."""
