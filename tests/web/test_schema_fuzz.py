@@ -106,6 +106,9 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(
     config = workdir / "schemathesis.toml"
     config.write_text(CLI_CONFIG)
     server = start_live_server(workdir, PIXY_LOG_LEVEL="WARNING", PIXY_API_KEYS=FUZZ_KEY)
+    with server.client() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    operations = sum(len(methods) for methods in paths.values())
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
@@ -140,4 +143,4 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(
     assert run.returncode == 0, summary
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in run.stdout, summary
-    assert "Tested: 9" in run.stdout, summary  # every operation, /usage included
+    assert f"Tested: {operations}" in run.stdout, summary  # every operation
