@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from app.core.exceptions import ImageNotFound, InvalidRequest
-from app.core.image_types import GIF, JPEG, PNG, WEBP
+from app.core.image_types import AVIF, GIF, JPEG, PNG, WEBP
 from app.core.models import ImageDetail
 from app.web.content_delivery import CONTENT_PARAMETERS, ContentQuery, ContentResponse
 from app.web.dependencies import reader_of
@@ -27,8 +27,8 @@ router = APIRouter(
 )
 
 
-# Every type an image may be stored as (PNG, JPEG, WebP, GIF): the schema names them all.
-IMAGE_CONTENT: dict[str, Any] = {kind.media_type: {} for kind in (PNG, JPEG, WEBP, GIF)}
+# Every type an image or a variant may be stored as: the schema names them all.
+IMAGE_CONTENT: dict[str, Any] = {kind.media_type: {} for kind in (PNG, JPEG, WEBP, GIF, AVIF)}
 
 GuidPath = Annotated[
     UUID,
