@@ -43,6 +43,7 @@ Row = dict[str, Any]
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # MySQL client error codes that mean the server is unreachable or the connection is gone.
 _MYSQL_CONNECTION_ERRORS = frozenset({2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213})
+_MYSQL_LOCK_LOST = frozenset({1205, 1213})  # lock wait timeout, deadlock
 _MYSQL_DUPLICATE_KEY = 1062
 # max_statement_time exceeded (MariaDB), MAX_EXECUTION_TIME exceeded (MySQL).
 _MYSQL_STATEMENT_TIMEOUTS = frozenset({1969, 3024})
@@ -208,13 +209,16 @@ class Database:
         A pooled connection is dead after the database restarted while it sat idle, and the
         driver only finds out when a statement is sent (error 2006) or its answer is awaited
         (2013). A read is safe to run again either way; a write only when it never left, since
-        the server may have committed it before the connection dropped.
+        the server may have committed it before the connection dropped. A statement that lost a
+        deadlock or a lock wait was rolled back whole (each runs in its own transaction), so it
+        runs again too: jobs being claimed and submitted at once make such losers now and then.
         """
         try:
             with self.connection() as conn:
                 return work(conn)
         except DatabaseUnavailable as exc:
-            if not (_never_sent(exc.__cause__) or (read and _lost_under(exc.__cause__))):
+            cause = exc.__cause__
+            if not (_never_sent(cause) or _lost_lock(cause) or (read and _lost_under(cause))):
                 raise
         with self.connection() as conn:
             return work(conn)
@@ -302,7 +306,8 @@ class Database:
         A broken connection usually means the server restarted or the network dropped, which
         breaks the idle ones too: they are all dropped, so later requests start afresh.
         """
-        if _is_driver_error(exc) and isinstance(self.translate(exc), DatabaseUnavailable):
+        broken = _is_driver_error(exc) and isinstance(self.translate(exc), DatabaseUnavailable)
+        if broken and not _lost_lock(exc):
             _close_quietly(conn)
             self.close()
             return None
@@ -336,6 +341,16 @@ def _never_sent(exc: BaseException | None) -> bool:
         isinstance(exc, pymysql.err.OperationalError)
         and bool(exc.args)
         and exc.args[0] == _MYSQL_GONE_AWAY
+    )
+
+
+def _lost_lock(exc: BaseException | None) -> bool:
+    """Whether MySQL rolled a statement back for a deadlock or a lock wait (the connection is
+    fine)."""
+    return (
+        isinstance(exc, pymysql.err.OperationalError)
+        and bool(exc.args)
+        and exc.args[0] in _MYSQL_LOCK_LOST
     )
 
 

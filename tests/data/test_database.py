@@ -186,3 +186,31 @@ def test_an_sqlite_file_deleted_or_replaced_under_the_pool_is_unavailable(
         db.fetch_all("SELECT id FROM t")
     assert path.exists() == replace  # no empty database was made in its place
     db.close()
+
+
+def test_a_statement_that_lost_a_lock_wait_runs_once_more(mysql_url: str) -> None:
+    db = open_database(mysql_url, pool_size=2)
+    db.execute("CREATE TABLE counters (id INT PRIMARY KEY, n INT NOT NULL)")
+    db.execute("INSERT INTO counters VALUES (1, 0)")
+    parts = urlsplit(mysql_url)
+    holder = pymysql.connect(
+        host=parts.hostname, port=parts.port or 3306, user="root", database=parts.path[1:]
+    )
+    holder.cursor().execute("BEGIN")
+    holder.cursor().execute("SELECT n FROM counters WHERE id = 1 FOR UPDATE")
+    # The first try waits 2 s for the row and loses; the lock is let go a second later, while
+    # the second try waits.
+    release = threading.Timer(3.0, holder.commit)
+    release.start()
+    try:
+        updated = db.execute(
+            "SET STATEMENT innodb_lock_wait_timeout = 2 FOR"
+            " UPDATE counters SET n = n + 1 WHERE id = 1"
+        )
+        count = db.fetch_column("SELECT n FROM counters WHERE id = 1")
+    finally:
+        release.join()
+        holder.close()
+        db.close()
+    assert updated == 1
+    assert count == [1]  # run twice would have been 2; lost once, it ran once more
