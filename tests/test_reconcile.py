@@ -183,6 +183,10 @@ def test_fix_writes_the_row_a_dead_runner_left_unwritten_and_nothing_it_may_stil
     # A runner holds this one, or may take it back: it may yet be recorded.
     held = job_with_bytes(jobs, store, "still running", lease_until=later + timedelta(hours=1))
     recent = job_with_bytes(jobs, store, "its lease just ran out", lease_until=later)
+    # A partial render its event stream still serves is no orphan.
+    preview = f"{held.id}-partial-0.png"
+    store.put(preview, b"png", content_type="image/png")
+    assert jobs.add_partial(held.id, index=0, key=preview, media_type="image/png", now=now)
     # A failed job's bytes and a losing attempt's bytes: no row will ever point at them.
     failed = job_with_bytes(jobs, store, "failed", lease_until=now + LEASE)
     jobs.fail(failed.id, problem=PROBLEM, now=now)
@@ -214,6 +218,7 @@ def test_fix_writes_the_row_a_dead_runner_left_unwritten_and_nothing_it_may_stil
     finished = jobs.get(dead.id)
     assert finished is not None and finished.status is JobStatus.SUCCEEDED
     assert {o.key for o in store.list_objects()} == {
+        preview,
         key(dead),
         key(held),
         key(recent),

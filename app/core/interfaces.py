@@ -106,6 +106,9 @@ class JobRepository(Protocol):
     def partial(self, job_id: UUID, index: int) -> JobPartial | None:
         """One partial render of a job, if it was recorded."""
 
+    def partial_keys(self) -> list[str]:
+        """The object key of every recorded partial render."""
+
     def queued(self) -> int:
         """How many jobs wait to be claimed."""
 

@@ -82,6 +82,7 @@ _REQUEUE = (
 _QUEUED = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
 _REVISIONS = "SELECT id, revision FROM jobs WHERE id IN "
 _BUMP_FOR_PARTIAL = "UPDATE jobs SET revision = revision + 1 WHERE id = :id AND status = 'running'"
+_PARTIAL_KEYS = "SELECT object_key FROM job_partials"
 _INSERT_PARTIAL = (
     "INSERT INTO job_partials (job_id, idx, revision, object_key, media_type, created_at)"
     " SELECT id, :idx, revision, :key, :media_type, :now FROM jobs WHERE id = :id"
@@ -250,6 +251,10 @@ class SqlJobRepository:
         """The partial renders of a job recorded after revision ``after``, in order."""
         rows = self._db.fetch_all(_PARTIALS, {"id": str(job_id), "after": after})
         return [_partial(row) for row in rows]
+
+    def partial_keys(self) -> list[str]:
+        """The object key of every recorded partial render."""
+        return [str(key) for key in self._db.fetch_column(_PARTIAL_KEYS)]
 
     def partial(self, job_id: UUID, index: int) -> JobPartial | None:
         """One partial render of a job, if it was recorded."""

@@ -117,11 +117,13 @@ def reconcile(
     report.rows = len(filenames)
     rendition_keys = set(renditions.keys()) if renditions is not None else set()
     image_stems = {key_stem(filename) for filename in filenames}
+    # Partial renders of jobs are previews their event streams still serve.
+    partial_keys = set(jobs.partial_keys()) if jobs is not None else set()
     seen: set[str] = set()
     for stored in store.list_objects():
         report.objects += 1
         seen.add(stored.key)
-        if stored.key in filenames:
+        if stored.key in filenames or stored.key in partial_keys:
             continue
         if stored.key in rendition_keys or original_key_stem(stored.key) in image_stems:
             report.renditions += 1
