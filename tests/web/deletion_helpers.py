@@ -38,7 +38,7 @@ def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def count_rows(database_url: str, table: str, column: str, value: str) -> int:
-    sql = f"SELECT COUNT(*) FROM {table} WHERE {column} = ?"  # noqa: S608 - test constants
+    sql = f"SELECT COUNT(*) FROM {table} WHERE {column} = ?"
     return int(query(database_url, sql, value)[0][0])
 
 

@@ -5,9 +5,9 @@ is asked once; retention deletes old images the same way."""
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import boto3
 import httpx
 import pytest
 
+from tests.data.test_deletion_repository import at_once
 from tests.fixtures import (
     S3_CREDENTIALS,
     LiveServer,
@@ -30,15 +31,12 @@ OWNER = {"Authorization": "Bearer owner-key"}
 
 def cloudfront(endpoint: str) -> Any:
     return boto3.client(
-        "cloudfront", endpoint_url=endpoint, region_name="us-east-1", **_credentials()
+        "cloudfront",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
-
-
-def _credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    }
 
 
 def new_distribution(endpoint: str) -> str:
@@ -152,6 +150,11 @@ def test_both_replicas_forget_a_deleted_image_and_the_cdn_is_asked_once(
         second.stop()
 
 
+def delete_on(server: LiveServer, guid: str) -> int:
+    with httpx.Client(base_url=server.base_url) as client:
+        return client.delete(f"/image/{guid}", headers=OWNER).status_code
+
+
 def test_racing_deletes_on_two_replicas_get_exactly_one_204(
     tmp_path: Path, shared: dict[str, str]
 ) -> None:
@@ -163,19 +166,7 @@ def test_racing_deletes_on_two_replicas_get_exactly_one_204(
                 for n in range(5)
             ]
         for guid in guids:
-            statuses: list[int] = []
-            barrier = threading.Barrier(4)
-
-            def delete(server: LiveServer, guid: str = guid) -> None:
-                with httpx.Client(base_url=server.base_url) as client:
-                    barrier.wait()
-                    statuses.append(client.delete(f"/image/{guid}", headers=OWNER).status_code)
-
-            threads = [threading.Thread(target=delete, args=(s,)) for s in (first, second) * 2]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            statuses = at_once([partial(delete_on, server, guid) for server in (first, second) * 2])
             assert sorted(statuses) == [204, 404, 404, 404]
     finally:
         first.stop()
