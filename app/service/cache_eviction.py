@@ -48,10 +48,10 @@ class DeletionFeed:
         self._seen: deque[tuple[float, int]] = deque()  # (when, the highest id seen by then)
 
     async def run(self) -> None:
-        """Poll for the app's lifetime."""
+        """Poll for the app's lifetime, the first time at once."""
         while True:
-            await anyio.sleep(self._interval)
             await self.poll()
+            await anyio.sleep(self._interval)
 
     async def poll(self) -> None:
         """Evict the images deleted since the last poll (all of them if that cannot be told)."""
@@ -59,6 +59,9 @@ class DeletionFeed:
             if self._floor is None:
                 self._floor = await anyio.to_thread.run_sync(self._repository.last_deletion_id)
                 self._seen.append((anyio.current_time(), self._floor))
+                # What was cached before the log's end was known may be of an image deleted
+                # before it: start afresh from here.
+                self._forget_all()
                 return
             read = self._repository.deletions_after
             rows = await anyio.to_thread.run_sync(lambda: read(self._floor or 0, limit=_LIMIT))
@@ -72,8 +75,9 @@ class DeletionFeed:
             CACHE_EVICTIONS.labels("too_many").inc()
         for _, guid in rows:
             self._forget(guid)
-        if rows:
-            CACHE_EVICTIONS.labels("deleted").inc(len(rows))
+        new = sum(1 for row_id, _ in rows if row_id > self._seen[-1][1])
+        if new:
+            CACHE_EVICTIONS.labels("deleted").inc(new)
         self._advance(max((row_id for row_id, _ in rows), default=0))
 
     def _advance(self, highest: int) -> None:
