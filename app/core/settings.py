@@ -124,6 +124,11 @@ class Settings(BaseSettings):
             webhook_key(secret)  # refused at start rather than at the first delivery
         return secret
 
+    @field_validator("cloudfront_distribution_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("variant_widths", mode="before")
     @classmethod
     def _split_widths(cls, value: object) -> object:
