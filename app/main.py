@@ -8,13 +8,13 @@ import gc
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import boto3
@@ -33,7 +33,9 @@ from app.core.log_setup import configure_logging
 from app.core.settings import Settings, get_settings, webhook_key
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
+from app.data.cdn_cloudfront import CloudFrontInvalidator
 from app.data.database import Database, open_database
+from app.data.deletion_repository import SqlDeletionRepository
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
@@ -41,8 +43,11 @@ from app.data.rendition_repository import SqlRenditionRepository
 from app.data.usage_repository import SqlUsageRepository
 from app.data.webhook_repository import SqlWebhookRepository
 from app.service.byte_budget import ByteBudget
+from app.service.cache_eviction import DeletionFeed
 from app.service.content_links import PresignedLinks, PublicBaseLinks
 from app.service.cursors import CursorCodec
+from app.service.deletion import ImageDeletion
+from app.service.deletion_cleanup import Cleanups
 from app.service.generation import ImageKeeper
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
@@ -53,6 +58,7 @@ from app.service.job_watcher import JobWatcher
 from app.service.jobs import JobService
 from app.service.options import ModelCatalog
 from app.service.readiness import Readiness
+from app.service.retention import RetentionSweep
 from app.service.services import Services
 from app.service.usage import UsageService
 from app.service.variants import VariantSettings
@@ -65,7 +71,17 @@ from app.web.jobs_view import job_json
 from app.web.methods import HeadAsGetMiddleware
 from app.web.request_guard import RequestGuardMiddleware
 from app.web.request_log import RequestLogMiddleware
-from app.web.routers import gallery, generation, health, images, jobs, metrics, models, usage
+from app.web.routers import (
+    deletion,
+    gallery,
+    generation,
+    health,
+    images,
+    jobs,
+    metrics,
+    models,
+    usage,
+)
 from app.web.routers.docs import add_docs
 
 if TYPE_CHECKING:
@@ -183,6 +199,48 @@ def open_data(settings: Settings) -> DataParts:
     return DataParts(database, images, store.store, store.presigner)
 
 
+@dataclass(frozen=True)
+class DeletionParts:
+    """Deleting images, and the loops that finish deletions, evict caches and apply retention."""
+
+    deletion: ImageDeletion
+    loops: tuple[Callable[[], Coroutine[Any, Any, None]], ...]
+
+
+def build_deletion(
+    settings: Settings, data: DataParts, reader: ImageReader, *, owner: str
+) -> DeletionParts:
+    """Deleting images on these settings (docs/ARCHITECTURE.md, "Deletion")."""
+    repository = SqlDeletionRepository(data.database)
+    distribution = settings.cloudfront_distribution_id
+    cleanups = Cleanups(
+        repository=repository,
+        store=data.store,
+        cdn=CloudFrontInvalidator(distribution) if distribution else None,
+        retry_seconds=settings.deletion_retry_seconds,
+    )
+    deletion = ImageDeletion(
+        repository=repository, cleanups=cleanups, forget=reader.forget, cdn=bool(distribution)
+    )
+    feed = DeletionFeed(
+        repository,
+        forget=reader.forget,
+        forget_all=reader.forget_all,
+        interval=settings.cache_staleness_seconds,
+    )
+    loops: list[Callable[[], Coroutine[Any, Any, None]]] = [cleanups.run, feed.run]
+    if settings.retention_days > 0:
+        sweep = RetentionSweep(
+            repository=repository,
+            deletion=deletion,
+            days=settings.retention_days,
+            interval=settings.retention_interval_seconds,
+            owner=owner,
+        )
+        loops.append(sweep.run)
+    return DeletionParts(deletion, tuple(loops))
+
+
 def _build_services(settings: Settings, data: DataParts, generator: ImageGenerator) -> Services:
     cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
     reader = ImageReader(
@@ -245,6 +303,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         on_change=watcher.changed,
     )
     readiness = Readiness({"database": data.images.ping, "store": data.store.check})
+    deleting = build_deletion(settings, data, reader, owner=runner.runner_id)
     return Services(
         reader=reader,
         jobs=jobs,
@@ -268,6 +327,8 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
             enabled=settings.webhook_secret is not None,
             allow_private=settings.webhook_allow_private,
         ),
+        deletion=deleting.deletion,
+        background=deleting.loops,
     )
 
 
@@ -311,6 +372,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     webhooks = None
     if dispatcher is not None:
         webhooks = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
+    loops = [asyncio.create_task(loop()) for loop in services.background]
     _freeze_startup_objects()
     log.info(
         "service_ready",
@@ -329,7 +391,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         exposure_watch.cancel()
         gc.unfreeze()
         await services.runner.drain(settings.shutdown_grace_seconds)
-        for task in (runner, watcher):
+        for task in (runner, watcher, *loops):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -375,6 +437,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order: the image routes, which take nearly all traffic, first.
     add_routes_unnested(app, images.router)
     app.include_router(generation.router)
+    app.include_router(deletion.router)
     app.include_router(jobs.router)
     app.include_router(usage.router)
     app.include_router(models.router)

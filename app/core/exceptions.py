@@ -24,6 +24,7 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     ├── ServiceUnavailable           503 service_unavailable      a dependency is down
     │   ├── DatabaseUnavailable      503 database_unavailable
     │   ├── StorageUnavailable       503 storage_unavailable
+    │   ├── CdnUnavailable           503 cdn_unavailable          never sent: a delete retries
     │   ├── GenerationCapacity       503 generation_capacity      the job queue is full
     │   ├── SearchCapacity           503 search_capacity          every search slot busy
     │   └── NotReady                 503 not_ready                starting, stopping or cut off
@@ -224,6 +225,14 @@ class StorageUnavailable(ServiceUnavailable):
 
     code = "storage_unavailable"
     title = "Storage unavailable"
+
+
+class CdnUnavailable(ServiceUnavailable):
+    """Raised when the CDN refuses or does not answer an invalidation (retried later, never
+    shown to a client: a delete does not wait for the CDN)."""
+
+    code = "cdn_unavailable"
+    title = "CDN unavailable"
 
 
 class GenerationCapacity(ServiceUnavailable):

@@ -12,6 +12,7 @@ from typing import Protocol
 from uuid import UUID
 
 from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
+from app.core.deletion import Cleanup, DeletedImage
 from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
 from app.core.jobs import JobPartial, JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail, ImageFilter
@@ -69,6 +70,56 @@ class RenditionRepository(Protocol):
 
     def keys(self) -> Iterator[str]:
         """Every rendition's object key, in batches under the hood."""
+
+
+class DeletionRepository(Protocol):
+    """Deleting images: their rows at once, the rest through an outbox; the log of deleted
+    guids that replicas poll; leases that let one replica at a time run a sweep."""
+
+    def delete_image(
+        self, guid: UUID, *, owner: str | None, cdn: bool, now: datetime, grace: float
+    ) -> DeletedImage | None:
+        """Remove the image's rows (renditions and partials too) in one transaction that
+        records its objects (and, with ``cdn``, its paths) in the outbox, due after ``grace``
+        seconds (the CDN at once). ``owner`` None acts for an operator; otherwise only an image
+        of that owner is deleted. None when there is no such image (or it is not theirs)."""
+
+    def claim_cleanups(self, *, now: datetime, until: datetime, limit: int) -> list[Cleanup]:
+        """Take up to ``limit`` due cleanups, none due again before ``until`` (a retry)."""
+
+    def finish_cleanups(self, ids: Sequence[int]) -> None:
+        """Clear cleanups that were done."""
+
+    def pending_cleanups(self) -> int:
+        """How many cleanups wait in the outbox."""
+
+    def deletions_after(self, last_id: int, *, limit: int) -> list[tuple[int, str]]:
+        """Ids and guids of the deletions logged after ``last_id``, in order."""
+
+    def last_deletion_id(self) -> int:
+        """The id of the last deletion logged (0 if none)."""
+
+    def prune_deletions(self, *, before: datetime) -> int:
+        """Forget deletions logged before ``before``; how many were forgotten."""
+
+    def images_created_before(self, before: datetime, *, limit: int) -> list[UUID]:
+        """Up to ``limit`` guids of images made before ``before``, oldest first."""
+
+    def take_lease(self, name: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Hold the lease ``name`` until ``until`` if it is free, expired, or already ours."""
+
+    def release_lease(self, name: str, *, owner: str) -> None:
+        """Give back the lease ``name`` if ``owner`` holds it."""
+
+
+class CdnInvalidator(Protocol):
+    """A CDN in front of image content, asked to drop what it cached of deleted images."""
+
+    def invalidate(self, paths: Sequence[str], *, reference: str) -> None:
+        """Ask for ``paths`` to be invalidated; the same ``reference`` asks only once.
+
+        ``CdnUnavailable`` when the CDN refuses or does not answer.
+        """
 
 
 class JobRepository(Protocol):

@@ -115,6 +115,31 @@ WEBHOOK_DELIVERIES = Counter(
     " failed (the last one).",
     ["outcome"],
 )
+IMAGES_DELETED = Counter(
+    "pixyproxy_images_deleted",
+    "Images deleted, by reason (request: DELETE /image/{guid}; retention: the sweep).",
+    ["reason"],
+)
+DELETION_CLEANUPS = Counter(
+    "pixyproxy_deletion_cleanups",
+    "Work left by deletions (kind object or cdn), by outcome (done, or failed: retried later).",
+    ["kind", "outcome"],
+)
+DELETION_CLEANUPS_PENDING = Gauge(
+    "pixyproxy_deletion_cleanups_pending",
+    "Objects to remove and CDN invalidations that deletions left in the outbox, not done yet.",
+    multiprocess_mode="livemax",
+)
+CDN_INVALIDATIONS = Counter(
+    "pixyproxy_cdn_invalidations",
+    "CloudFront invalidations asked for deleted images, by outcome (ok or failed).",
+    ["outcome"],
+)
+CACHE_EVICTIONS = Counter(
+    "pixyproxy_cache_evictions",
+    "Deleted images evicted from this process's caches; polls that failed clear them all.",
+    ["cause"],
+)
 CONTENT_BYTES = Counter("pixyproxy_content_bytes_sent", "Image bytes sent to clients.")
 DATABASE_DURATION = Histogram(
     "pixyproxy_database_call_duration_seconds",

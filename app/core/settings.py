@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     content_delivery: Literal["stream", "redirect"] = "stream"
     presign_ttl: int = Field(default=3600, ge=60, le=604_800)
     public_base_url: str | None = None
+    cloudfront_distribution_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]{1,64}$")
+    cache_staleness_seconds: float = Field(default=2.0, ge=0.1, le=300)
+    retention_days: float = Field(default=0, ge=0, le=36_500)
+    retention_interval_seconds: float = Field(default=3_600.0, ge=1, le=86_400)
+    deletion_retry_seconds: float = Field(default=30.0, ge=0.1, le=3_600)
     content_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=16 * 1024**3)
     variant_widths: Annotated[tuple[int, ...], NoDecode] = DEFAULT_WIDTHS
     variant_concurrency: int = Field(default=2, ge=1, le=64)
@@ -118,6 +123,11 @@ class Settings(BaseSettings):
         if secret is not None:
             webhook_key(secret)  # refused at start rather than at the first delivery
         return secret
+
+    @field_validator("cloudfront_distribution_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("variant_widths", mode="before")
     @classmethod

@@ -30,7 +30,7 @@ class StoredContent:
 
     Objects up to 256 KiB come back read whole (one trip to the thread pool instead of one per
     chunk) and, when read whole, are kept in a memory cache of ``cache_bytes``: objects never
-    change, so the cache is right on every replica.
+    change; a deleted one is forgotten (``forget``) once its replica learns of the deletion.
     """
 
     def __init__(
@@ -51,6 +51,14 @@ class StoredContent:
         if stream.body is not None and not stream.partial:
             self._memory.put(key, stream.body)
         return stream
+
+    def forget(self, key: str) -> None:
+        """Drop the object under ``key`` from memory (it was deleted)."""
+        self._memory.pop(key)
+
+    def forget_all(self) -> None:
+        """Drop every object from memory."""
+        self._memory.clear()
 
     async def size(self, key: str) -> int:
         """The size of the object under ``key``, without reading it."""

@@ -33,9 +33,10 @@ def _detail_weight(image: ImageDetail) -> int:
 class ImageReader:
     """Reads images; never changes anything.
 
-    An image never changes once made, and is never deleted through PixyProxy, so its detail
-    and its bytes are cached per process and stay right on every replica. Misses are not
-    cached: the image may be created meanwhile, on any replica.
+    An image never changes once made, so its detail and its bytes are cached per process.
+    An image may be deleted, though: every replica learns of deletions from the database within
+    ``PIXY_CACHE_STALENESS_SECONDS`` (``service/cache_eviction.py``) and calls ``forget``. Misses
+    are not cached: the image may be created meanwhile, on any replica.
     """
 
     def __init__(
@@ -57,6 +58,9 @@ class ImageReader:
             _CACHED_DETAIL_BYTES, _detail_weight
         )
         self._pages: Coalescer[_PageKey, ImagePage] = Coalescer()
+        # Bumped by every eviction: a detail read from the database before an eviction is not
+        # cached after it (it may be of the image just deleted).
+        self._evictions = 0
         self._variants: Variants | None = None
         if renditions is not None:
             self._variants = Variants(
@@ -72,9 +76,28 @@ class ImageReader:
         cached = self._details.get(key)
         if cached is not None:
             return cached
+        evictions = self._evictions
         image = await anyio.to_thread.run_sync(self._repository.get, guid)
-        self._details.put(key, image)
+        if evictions == self._evictions:
+            self._details.put(key, image)
         return image
+
+    def forget(self, guid: str) -> None:
+        """Drop what this process cached of a deleted image: its detail and its bytes."""
+        self._evictions += 1
+        image = self._details.pop(guid)
+        if image is not None:
+            self._stored.forget(image.filename)
+            if self._variants is not None:
+                self._variants.forget(image)
+
+    def forget_all(self) -> None:
+        """Drop every cached detail and object (when deletions could not be learned)."""
+        self._evictions += 1
+        self._details.clear()
+        self._stored.forget_all()
+        if self._variants is not None:
+            self._variants.forget_all()
 
     async def list(
         self,
@@ -112,9 +135,11 @@ class ImageReader:
         known = {guid: self._details.get(guid) for guid in guids}
         missing = [guid for guid, image in known.items() if image is None]
         if missing:
+            evictions = self._evictions
             found = await anyio.to_thread.run_sync(self._repository.get_many, missing)
             for guid, image in found.items():
-                self._details.put(guid, image)
+                if evictions == self._evictions:
+                    self._details.put(guid, image)
             known |= found
         return [image for image in known.values() if image is not None]
 

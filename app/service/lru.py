@@ -49,3 +49,15 @@ class BoundedLru(Generic[K, V]):
         while self.weight > self.capacity:
             _, evicted = self._values.popitem(last=False)
             self.weight -= self._weigh(evicted)
+
+    def pop(self, key: K) -> V | None:
+        """Remove and return the value under ``key``, or None."""
+        value = self._values.pop(key, None)
+        if value is not None:
+            self.weight -= self._weigh(value)
+        return value
+
+    def clear(self) -> None:
+        """Remove every value."""
+        self._values.clear()
+        self.weight = 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
+from app.service.deletion import ImageDeletion
 from app.service.image_reading import ImageReader
 from app.service.job_events import JobEvents
 from app.service.job_runner import JobRunner
@@ -27,7 +30,10 @@ class Services:
     watcher: JobWatcher
     usage: UsageService
     catalog: ModelCatalog
+    deletion: ImageDeletion
     sync_wait_seconds: float
     webhook_targets: WebhookTargets = field(
         default_factory=lambda: WebhookTargets(enabled=False, allow_private=False)
     )
+    # Loops the app runs for its lifetime (deletion cleanups, cache eviction, retention).
+    background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()

@@ -66,7 +66,8 @@ class Variants:
         self._stored = stored
         self._settings = settings
         self._limiter = anyio.CapacityLimiter(settings.concurrency)
-        # Renditions never change: what is known of them is right on every replica.
+        # Renditions never change: what is known of them is right on every replica until their
+        # image is deleted (``forget``).
         self._known: BoundedLru[tuple[UUID, str], Rendition] = BoundedLru(_KNOWN_ENTRIES)
         self._measured: BoundedLru[UUID, tuple[int, int]] = BoundedLru(_KNOWN_ENTRIES)
         self._making: SingleFlight[str, Rendition] = SingleFlight()
@@ -91,6 +92,20 @@ class Variants:
         rendition = await self._rendition(image, width, target)
         etag = f'"{image.guid.hex}-{rendition.name}"'
         return ImageContent(image, self._stored, key=rendition.key, etag=etag)
+
+    def forget(self, image: ImageDetail) -> None:
+        """Drop what is known of a deleted image's renditions, and their bytes in memory."""
+        self._measured.pop(image.guid)
+        for image_type in WRITABLE_TYPES:
+            for width in self._settings.widths:
+                name = rendition_name(width, image_type)
+                self._known.pop((image.guid, name))
+                self._stored.forget(rendition_key(image.filename, name))
+
+    def forget_all(self) -> None:
+        """Drop what is known of every rendition."""
+        self._known.clear()
+        self._measured.clear()
 
     async def _rendition(self, image: ImageDetail, width: int, target: ImageType) -> Rendition:
         name = rendition_name(width, target)

@@ -28,6 +28,7 @@ def test_every_endpoint_is_documented_with_its_errors() -> None:
             *("200", "202", "401", "413", "415", "422", "429", "500", "502", "503", "504"),
         },
         ("/image/{guid}", "get"): {"200", "404", "422", "500", "503"},
+        ("/image/{guid}", "delete"): {"204", "401", "404", "422", "500", "503"},
         ("/image/{guid}/content", "get"): {
             *("200", "206", "304", "307", "404", "416", "422", "500", "503"),
         },
@@ -44,7 +45,7 @@ def test_every_endpoint_is_documented_with_its_errors() -> None:
     for (path, method), statuses in expected.items():
         responses = paths[path][method]["responses"]
         assert statuses <= set(responses), (path, method, set(responses))
-        for status in statuses - {"200", "202", "206", "304", "307"}:
+        for status in statuses - {"200", "202", "204", "206", "304", "307"}:
             assert "application/problem+json" in responses[status]["content"]
 
 

@@ -63,6 +63,7 @@ def test_every_operation_matches_its_schema(fuzzed_server: LiveServer) -> None:
 
         conforms()
     assert sorted(labels) == [
+        "DELETE /image/{guid}",
         "GET /healthz",
         "GET /image",
         "GET /image/{guid}",

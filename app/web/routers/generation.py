@@ -30,7 +30,8 @@ router = APIRouter(
     route_class=LoggedRoute,
     tags=["images"],
     dependencies=[JsonBodyDep],
-    responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 502, 503, 504),
+    # 404: an Idempotency-Key repeated after its image was deleted (DELETE /image/{guid}).
+    responses=problem_responses(400, 401, 404, 413, 415, 422, 429, 500, 502, 503, 504),
 )
 
 _PREFER_HEADER: dict[str, Any] = {

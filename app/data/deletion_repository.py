@@ -1,0 +1,160 @@
+"""Deleting images in SQL: rows at once, the rest through the ``deleted_objects`` outbox.
+
+One transaction locks the image's row (``FOR UPDATE`` on MySQL, ``BEGIN IMMEDIATE`` on
+SQLite), so of two deletes racing on two replicas exactly one finds it; it removes the row, its
+renditions and partials rows, records their object keys in the outbox and the guid in the
+``deletions`` log (sql/mysql/009_deletions.sql).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from app.core.deletion import Cleanup, CleanupKind, DeletedImage
+from app.data.database import Database
+from app.data.dialect import DbTime, to_db_time
+
+_IMAGE = "SELECT filename, owner FROM images WHERE guid = :guid"
+_RENDITION_KEYS = "SELECT object_key FROM renditions WHERE image_guid = :guid"
+_PARTIAL_KEYS = "SELECT object_key FROM job_partials WHERE job_id = :guid"
+_DELETE_ROWS = (
+    "DELETE FROM images WHERE guid = :guid",
+    "DELETE FROM renditions WHERE image_guid = :guid",
+    "DELETE FROM job_partials WHERE job_id = :guid",
+)
+_RECORD_CLEANUP = (
+    "INSERT INTO deleted_objects (kind, target, attempts, due_at, created_at)"
+    " VALUES (:kind, :target, 0, :due_at, :now)"
+)
+_LOG_DELETION = "INSERT INTO deletions (guid, deleted_at) VALUES (:guid, :now)"
+_DUE = (
+    "SELECT id, kind, target, attempts, due_at FROM deleted_objects WHERE due_at <= :now"
+    " ORDER BY due_at, id LIMIT :limit"
+)
+# Taken only if nobody took it meanwhile (the same due_at): one replica does each cleanup.
+_TAKE = (
+    "UPDATE deleted_objects SET due_at = :until, attempts = attempts + 1"
+    " WHERE id = :id AND due_at = :due_at"
+)
+_FINISH = "DELETE FROM deleted_objects WHERE id IN ({ids})"
+_PENDING = "SELECT COUNT(*) FROM deleted_objects"
+_DELETIONS_AFTER = "SELECT id, guid FROM deletions WHERE id > :last_id ORDER BY id LIMIT :limit"
+_LAST_DELETION = "SELECT COALESCE(MAX(id), 0) FROM deletions"
+_PRUNE = "DELETE FROM deletions WHERE deleted_at < :before"
+_OLDEST = "SELECT guid FROM images WHERE created_at < :before ORDER BY created_at, id LIMIT :limit"
+_NEW_LEASE = (
+    "INSERT INTO maintenance_leases (name, owner, expires_at) VALUES (:name, :owner, :until)"
+)
+_TAKE_LEASE = (
+    "UPDATE maintenance_leases SET owner = :owner, expires_at = :until"
+    " WHERE name = :name AND (owner = :owner OR expires_at < :now)"
+)
+_RELEASE_LEASE = "DELETE FROM maintenance_leases WHERE name = :name AND owner = :owner"
+
+
+class SqlDeletionRepository:
+    """The ``DeletionRepository`` on MySQL or SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def delete_image(
+        self, guid: UUID, *, owner: str | None, cdn: bool, now: datetime, grace: float
+    ) -> DeletedImage | None:
+        """Remove the image's rows and record what is left to do, in one transaction."""
+        params: dict[str, Any] = {"guid": str(guid), "now": self._time(now)}
+        with self._db.connection() as conn:
+            cursor = conn.cursor()
+            if self._db.dialect == "mysql":
+                cursor.execute("BEGIN")
+                cursor.execute(self._db.prepare(_IMAGE + " FOR UPDATE"), params)
+            else:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(_IMAGE, params)
+            row = cursor.fetchone()
+            if row is None or (owner is not None and _column(row, 1) != owner):
+                return None  # not there, or not theirs: the same answer, nothing revealed
+            keys = [str(_column(row, 0))]
+            for query in (_RENDITION_KEYS, _PARTIAL_KEYS):
+                cursor.execute(self._db.prepare(query), params)
+                keys += [str(_column(found, 0)) for found in cursor.fetchall()]
+            for statement in _DELETE_ROWS:
+                cursor.execute(self._db.prepare(statement), params)
+            later = self._time(now + timedelta(seconds=grace))
+            work: list[tuple[CleanupKind, str, DbTime]] = [("object", k, later) for k in keys]
+            if cdn:
+                work.append(("cdn", str(guid), params["now"]))
+            cleanups = []
+            for kind, target, due_at in work:
+                values = {"kind": kind, "target": target, "due_at": due_at, "now": params["now"]}
+                cursor.execute(self._db.prepare(_RECORD_CLEANUP), values)
+                cleanups.append(Cleanup(id=int(cursor.lastrowid), kind=kind, target=target))
+            cursor.execute(self._db.prepare(_LOG_DELETION), params)
+        return DeletedImage(guid=guid, cleanups=tuple(cleanups))
+
+    def claim_cleanups(self, *, now: datetime, until: datetime, limit: int) -> list[Cleanup]:
+        """Take up to ``limit`` due cleanups; each is due again at ``until`` unless finished."""
+        rows = self._db.fetch_all(_DUE, {"now": self._time(now), "limit": limit})
+        taken: list[Cleanup] = []
+        for row in rows:
+            params = {"id": row["id"], "due_at": row["due_at"], "until": self._time(until)}
+            if self._db.execute(_TAKE, params) == 1:
+                taken.append(_cleanup(row))
+        return taken
+
+    def finish_cleanups(self, ids: Sequence[int]) -> None:
+        """Clear cleanups that were done."""
+        if ids:
+            names = {f"i{n}": value for n, value in enumerate(ids)}
+            self._db.execute(_FINISH.format(ids=", ".join(f":{n}" for n in names)), names)
+
+    def pending_cleanups(self) -> int:
+        """How many cleanups wait in the outbox."""
+        return int(self._db.fetch_column(_PENDING)[0])
+
+    def deletions_after(self, last_id: int, *, limit: int) -> list[tuple[int, str]]:
+        """Ids and guids of the deletions logged after ``last_id``, in order."""
+        rows = self._db.fetch_all(_DELETIONS_AFTER, {"last_id": last_id, "limit": limit})
+        return [(int(row["id"]), str(row["guid"])) for row in rows]
+
+    def last_deletion_id(self) -> int:
+        """The id of the last deletion logged (0 if none)."""
+        return int(self._db.fetch_column(_LAST_DELETION)[0])
+
+    def prune_deletions(self, *, before: datetime) -> int:
+        """Forget deletions logged before ``before``."""
+        return self._db.execute(_PRUNE, {"before": self._time(before)})
+
+    def images_created_before(self, before: datetime, *, limit: int) -> list[UUID]:
+        """Up to ``limit`` guids of images made before ``before``, oldest first."""
+        found = self._db.fetch_column(_OLDEST, {"before": self._time(before), "limit": limit})
+        return [UUID(str(guid)) for guid in found]
+
+    def take_lease(self, name: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Hold the lease ``name`` until ``until`` if it is free, expired, or already ours."""
+        params = {"name": name, "owner": owner, "now": self._time(now), "until": self._time(until)}
+        if self._db.insert_unless_duplicate(_NEW_LEASE, params):
+            return True
+        return self._db.execute(_TAKE_LEASE, params) == 1
+
+    def release_lease(self, name: str, *, owner: str) -> None:
+        """Give back the lease ``name`` if ``owner`` holds it."""
+        self._db.execute(_RELEASE_LEASE, {"name": name, "owner": owner})
+
+    def _time(self, moment: datetime) -> DbTime:
+        return to_db_time(moment, self._db.dialect)
+
+
+def _column(row: Any, index: int) -> Any:
+    """A column of a row, whether the driver gives tuples, dicts or ``sqlite3.Row``."""
+    return list(row.values())[index] if isinstance(row, dict) else row[index]
+
+
+def _cleanup(row: Any) -> Cleanup:
+    kind, target = str(_column(row, 1)), str(_column(row, 2))
+    if kind not in ("object", "cdn"):
+        raise ValueError(f"unknown cleanup kind {kind!r}")
+    return Cleanup(id=int(_column(row, 0)), kind=kind, target=target, attempts=int(_column(row, 3)))  # type: ignore[arg-type]
