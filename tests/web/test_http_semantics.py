@@ -120,7 +120,7 @@ def test_every_get_route_answers_head_with_the_get_head_and_no_body(
     [
         ("DELETE", "/image", "GET, HEAD, POST"),
         ("PUT", "/image/", "GET, HEAD, POST"),
-        ("POST", "/image/00000000-0000-0000-0000-000000000000", "GET, HEAD"),
+        ("POST", "/image/00000000-0000-0000-0000-000000000000", "DELETE, GET, HEAD"),
         ("DELETE", "/image/00000000-0000-0000-0000-000000000000/content", "GET, HEAD"),
         ("POST", "/healthz", "GET, HEAD"),
         ("POST", "/jobs/00000000-0000-0000-0000-000000000000", "GET, HEAD"),
