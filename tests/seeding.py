@@ -14,7 +14,7 @@ _INSERT = (
     "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
     " VALUES (:guid, :filename, :prompt, :created_at, :updated_at)"
 )
-_BATCH = 5_000
+_BATCH = 10_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
 # Every prompt holds the letters a to j, so a search for those ten words matches every row.
 WORDS = ["abcde", "fghij", "duck", "goose", "river", "lamp", "violin", "teapot", "storm"]
@@ -26,27 +26,38 @@ def four_words(n: int, rng: random.Random) -> str:
 
 
 def seed_images(
-    database: Database, count: int, prompt_of: Callable[[int, random.Random], str] = four_words
+    database: Database,
+    count: int,
+    prompt_of: Callable[[int, random.Random], str] = four_words,
+    *,
+    first: int = 0,
 ) -> list[str]:
-    """Insert ``count`` images one second apart; returns their guids, oldest first."""
-    rng = random.Random(count)
+    """Insert images ``first`` to ``count - 1`` one second apart; return their guids, oldest first.
+
+    A table already holding the first ``first`` rows can so be grown to ``count``. One connection
+    does it all: on SQLite one transaction (one commit, not one per batch); on MySQL each batch
+    commits on its own (autocommit), so the FULLTEXT index's cache is flushed as it goes.
+    """
+    rng = random.Random(count if first == 0 else f"rows {first} to {count}")
     guids: list[str] = []
     sql = database.prepare(_INSERT)
-    for first in range(0, count, _BATCH):
-        rows = []
-        for n in range(first, min(first + _BATCH, count)):
-            guid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            moment = to_db_time(START + timedelta(seconds=n), database.dialect)
-            rows.append(
-                {
-                    "guid": guid,
-                    "filename": f"{guid}.png",
-                    "prompt": prompt_of(n, rng),
-                    "created_at": moment,
-                    "updated_at": moment,
-                }
-            )
-            guids.append(guid)
-        with database.connection() as conn:
-            conn.cursor().executemany(sql, rows)
+    with database.connection() as conn:
+        cursor = conn.cursor()
+        for batch_start in range(first, count, _BATCH):
+            rows = []
+            for n in range(batch_start, min(batch_start + _BATCH, count)):
+                guid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                moment = to_db_time(START + timedelta(seconds=n), database.dialect)
+                rows.append(
+                    {
+                        "guid": guid,
+                        "filename": f"{guid}.png",
+                        "prompt": prompt_of(n, rng),
+                        "created_at": moment,
+                        "updated_at": moment,
+                    }
+                )
+                guids.append(guid)
+            # pymysql sends an INSERT ... VALUES executemany as multi-row INSERTs.
+            cursor.executemany(sql, rows)
     return guids
