@@ -97,7 +97,12 @@ class ImageCreate(BaseModel):
         default=None, description="The image's format (default: png)."
     )
     output_compression: int | None = Field(
-        default=None, ge=0, le=100, description="0-100, for jpeg and webp only."
+        # Strict: a JSON true or 1.0 is not a compression level (found by schemathesis).
+        default=None,
+        ge=0,
+        le=100,
+        strict=True,
+        description="0-100, for jpeg and webp only.",
     )
     background: Background | None = Field(
         default=None, description="`transparent` needs png or webp."

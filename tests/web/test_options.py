@@ -111,6 +111,8 @@ def test_without_options_the_provider_gets_the_defaults_and_nothing_else(setup: 
         ({"quality": "ultra"}, ["body", "quality"]),
         ({"output_format": "gif"}, ["body", "output_format"]),
         ({"output_format": "jpeg", "output_compression": 101}, ["body", "output_compression"]),
+        ({"output_format": "webp", "output_compression": False}, ["body", "output_compression"]),
+        ({"output_format": "webp", "output_compression": "50"}, ["body", "output_compression"]),
         ({"output_compression": 50}, ["body"]),
         ({"output_format": "png", "output_compression": 50}, ["body"]),
         ({"background": "transparent", "output_format": "jpeg"}, ["body"]),
