@@ -4,6 +4,10 @@ Under load many clients ask for the same thing at once (the newest page of image
 Each still gets an answer read after it arrived, so nothing is staler than without coalescing,
 on one replica or many: a caller never joins a read that began before it came, it waits for that
 one to end and then joins (or starts) the next. One read per key is in flight at a time.
+
+``share`` goes further for reads worth stopping (costly searches): the read outlives a caller
+that leaves while others still wait for it, and is told to stop, through its ``Cancellation``,
+once none does.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 import anyio
+
+from app.core.cancellation import Cancellation
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -31,6 +37,9 @@ class _Flight(Generic[V]):
         self.value: V | None = None
         self.error: BaseException | None = None
         self.cancelled = False
+        # For ``share``: how many callers wait for this read, and how to stop it when none does.
+        self.waiting = 0
+        self.token = Cancellation()
 
 
 class Coalescer(Generic[K, V]):
@@ -73,3 +82,59 @@ class Coalescer(Generic[K, V]):
             del self._flights[key]
             flight.over.set()
             flight.done.set()
+
+    async def share(self, key: K, read: Callable[[Cancellation], Awaitable[V]]) -> V:
+        """Like ``run``, but the read goes on while any of its callers waits for it, and its
+        token is cancelled once none does (each has been cancelled)."""
+        arrived = next(self._numbers)
+        while True:
+            flight = self._flights.get(key)
+            if flight is None:
+                return await self._lead_shared(key, read)
+            if flight.number < arrived:
+                await flight.over.wait()
+                continue
+            await self._wait(flight)
+            if flight.error is not None and flight.token.cancelled:
+                continue  # abandoned by the others just before this caller joined: read again
+            return self._outcome(flight)
+
+    async def _lead_shared(self, key: K, read: Callable[[Cancellation], Awaitable[V]]) -> V:
+        flight: _Flight[V] = _Flight(next(self._numbers))
+        self._flights[key] = flight
+        # The read runs in a task of its own, so that this caller may leave before it ends.
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._fly, key, flight, read)
+            await self._wait(flight)
+        return self._outcome(flight)
+
+    async def _fly(
+        self, key: K, flight: _Flight[V], read: Callable[[Cancellation], Awaitable[V]]
+    ) -> None:
+        """Run the read to its end, whoever leaves meanwhile: the token is what stops it."""
+        try:
+            with anyio.CancelScope(shield=True):
+                flight.value = await read(flight.token)
+        except Exception as exc:  # handed to the callers, who raise it
+            flight.error = exc
+        finally:
+            del self._flights[key]
+            flight.over.set()
+            flight.done.set()
+
+    @staticmethod
+    async def _wait(flight: _Flight[V]) -> None:
+        """Wait for the read to end; the last caller to give up on it cancels its token."""
+        flight.waiting += 1
+        try:
+            await flight.done.wait()
+        finally:
+            flight.waiting -= 1
+            if not flight.waiting and not flight.done.is_set():
+                flight.token.cancel()
+
+    @staticmethod
+    def _outcome(flight: _Flight[V]) -> V:
+        if flight.error is not None:
+            raise flight.error
+        return flight.value  # type: ignore[return-value]  # set when no error
