@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -31,7 +32,7 @@ router = APIRouter(
 
 _T = TypeVar("_T")
 # Ordinary pages take milliseconds: only a listing still running after this long starts watching
-# for its client leaving, so that a fast page pays for no more than a sleeping task.
+# for its client leaving, so that a fast page pays for a timer and nothing more.
 _WATCH_AFTER_SECONDS = 0.2
 # The status nginx logs for a client that closed its request: nobody reads it, the log does.
 _CLIENT_CLOSED_REQUEST = 499
@@ -88,20 +89,37 @@ async def list_images(request: Request) -> Response:
 async def _unless_client_leaves(request: Request, work: Awaitable[_T]) -> _T | None:
     """The result of ``work``; None if the client disconnected first, which cancels ``work``
     (and so the query of a costly search, once no other caller waits for it)."""
-    result: list[_T] = []
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_cancel_when_gone, request, tasks.cancel_scope)
-        result.append(await work)
-        tasks.cancel_scope.cancel()  # done: stop watching
-    return result[0] if result else None
+    with anyio.CancelScope() as scope:
+        watch = _DisconnectWatch(request, scope)
+        timer = asyncio.get_running_loop().call_later(_WATCH_AFTER_SECONDS, watch.start)
+        try:
+            return await work
+        finally:
+            timer.cancel()
+            watch.stop()
+    return None  # the watch cancelled the scope: the client is gone
 
 
-async def _cancel_when_gone(request: Request, scope: anyio.CancelScope) -> None:
-    await anyio.sleep(_WATCH_AFTER_SECONDS)
-    # A listing has no body to read: what the server has to say now is the client's going.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-    scope.cancel()
+class _DisconnectWatch:
+    """Cancels a scope when the request's client disconnects, once started."""
+
+    def __init__(self, request: Request, scope: anyio.CancelScope) -> None:
+        self._request = request
+        self._scope = scope
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps a weak reference
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _watch(self) -> None:
+        # A listing has no body to read: what the server has to say now is the client's going.
+        while (await self._request.receive())["type"] != "http.disconnect":
+            pass
+        self._scope.cancel()
 
 
 @router.get("/{guid}", response_model=ImageDetail, responses=problem_responses(404, 422))
