@@ -27,6 +27,7 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     │   ├── CdnUnavailable           503 cdn_unavailable          never sent: a delete retries
     │   ├── GenerationCapacity       503 generation_capacity      the job queue is full
     │   ├── SearchCapacity           503 search_capacity          every search slot busy
+    │   ├── QueryCancelled           503 query_cancelled          stopped: nobody waits for it
     │   └── NotReady                 503 not_ready                starting, stopping or cut off
     ├── QueryTimeout                 504 query_timeout            a query ran past its deadline
     ├── DatabaseError                500 database_error           a statement was refused
@@ -254,6 +255,13 @@ class NotReady(ServiceUnavailable):
 
     code = "not_ready"
     title = "Not ready"
+
+
+class QueryCancelled(ServiceUnavailable):
+    """Raised when a query was stopped because every caller waiting for it had gone."""
+
+    code = "query_cancelled"
+    title = "Query cancelled"
 
 
 class QueryTimeout(PixyProxyException):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from app.core.cancellation import Cancellation
 from app.core.content import BlobStream, ByteRange, ContentLink, StoredObject
 from app.core.deletion import Cleanup, DeletedImage
 from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
@@ -39,15 +40,19 @@ class ImageRepository(Protocol):
         limit: int,
         offset: int = 0,
         after: UUID | None = None,
+        cancel: Cancellation | None = None,
     ) -> list[str]:
-        """The guids (as text) of the images matching ``filters``, newest first, after ``after``.
+        """The guids (as text) of the images matching ``filters``, newest first, after ``after``;
+        cancelling ``cancel`` stops the query (``QueryCancelled``).
 
         Text, not ``UUID``: a page of them is looked up in a cache, where parsing 500 of them
         would cost more than the lookups.
         """
 
-    def count(self, filters: ImageFilter | None = None) -> int:
-        """How many images match ``filters``."""
+    def count(
+        self, filters: ImageFilter | None = None, *, cancel: Cancellation | None = None
+    ) -> int:
+        """How many images match ``filters``; cancelling ``cancel`` stops the query."""
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

@@ -28,11 +28,13 @@ import pymysql.converters
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE, SERVER_STATUS
 
+from app.core.cancellation import Cancellation
 from app.core.exceptions import (
     ConfigurationError,
     DatabaseError,
     DatabaseUnavailable,
     PixyProxyException,
+    QueryCancelled,
     QueryTimeout,
 )
 from app.core.metrics import DATABASE_DURATION, timed
@@ -47,6 +49,7 @@ _MYSQL_LOCK_LOST = frozenset({1205, 1213})  # lock wait timeout, deadlock
 _MYSQL_DUPLICATE_KEY = 1062
 # max_statement_time exceeded (MariaDB), MAX_EXECUTION_TIME exceeded (MySQL).
 _MYSQL_STATEMENT_TIMEOUTS = frozenset({1969, 3024})
+_MYSQL_QUERY_INTERRUPTED = 1317  # KILL QUERY stopped the statement
 _MYSQL_IN_TRANSACTION = SERVER_STATUS.SERVER_STATUS_IN_TRANS
 _MYSQL_GONE_AWAY = 2006
 # The connection broke under a statement: gone away (2006), lost during the query (2013),
@@ -172,36 +175,62 @@ class Database:
         return True
 
     def fetch_all(
-        self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        cancel: Cancellation | None = None,
     ) -> list[Row]:
         """Run one query and return its rows as dicts.
 
         With ``timeout``, the database stops the query after that many seconds and
-        ``QueryTimeout`` is raised: its connection goes back to the pool, free again.
+        ``QueryTimeout`` is raised: its connection goes back to the pool, free again. With
+        ``cancel``, cancelling the token stops the running query the same way, and
+        ``QueryCancelled`` is raised.
         """
-        return [dict(row) for row in self._fetch(sql, params, timeout)]
+        return [dict(row) for row in self._fetch(sql, params, timeout, cancel)]
 
     def fetch_column(
-        self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        cancel: Cancellation | None = None,
     ) -> list[Any]:
         """Run one query and return its first column: no dict per row, for long results.
 
-        ``timeout`` as for ``fetch_all``."""
-        return [row[0] for row in self._fetch(sql, params, timeout, *self._tuple_cursor)]
+        ``timeout`` and ``cancel`` as for ``fetch_all``."""
+        rows = self._fetch(sql, params, timeout, cancel, *self._tuple_cursor)
+        return [row[0] for row in rows]
 
     def _fetch(
-        self, sql: str, params: Mapping[str, Any] | None, timeout: float | None, *cursor_class: Any
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None,
+        timeout: float | None,
+        cancel: Cancellation | None,
+        *cursor_class: Any,
     ) -> Any:
         """The rows of one query, as the driver's cursor of ``cursor_class`` gives them."""
 
         def run(conn: Any) -> Any:
+            if cancel is not None and cancel.cancelled:
+                raise QueryCancelled("nobody waits for this query any more")
             cursor = conn.cursor(*cursor_class)
-            with self._time_limit(conn, sql, timeout) as statement:
+            with self._time_limit(conn, sql, timeout, cancel) as statement:
                 cursor.execute(statement, dict(params or {}))
                 return cursor.fetchall()
 
         with timed(DATABASE_DURATION, _kind(sql)):
-            return self._with_fresh_retry(run, read=True)
+            try:
+                return self._with_fresh_retry(run, read=True)
+            except (QueryTimeout, DatabaseError) as exc:
+                # Interrupted by the token, whatever the driver calls it.
+                if cancel is not None and cancel.cancelled:
+                    raise QueryCancelled("the query was stopped: nobody waits for it") from exc
+                raise
 
     def _with_fresh_retry(self, work: Callable[[Any], _T], *, read: bool) -> _T:
         """Run ``work`` on a pooled connection; once more on a new one if that one broke.
@@ -228,20 +257,38 @@ class Database:
         return to_pyformat(sql) if self.dialect == "mysql" else sql
 
     @contextmanager
-    def _time_limit(self, conn: Any, sql: str, timeout: float | None) -> Iterator[str]:
-        """The statement to run on ``conn``, stopped by the database after ``timeout`` seconds.
+    def _time_limit(
+        self, conn: Any, sql: str, timeout: float | None, cancel: Cancellation | None
+    ) -> Iterator[str]:
+        """The statement to run on ``conn``, stopped by the database after ``timeout`` seconds
+        or once ``cancel`` is cancelled.
 
         A client that gives up does not stop a query running in a worker thread; a deadline
-        does, so that a costly search cannot hold a connection for long.
+        does, so that a costly search cannot hold a connection for long, and the token stops
+        it sooner when nobody waits for it any more.
         """
-        if timeout is None:
-            yield self.prepare(sql)
-        elif self.dialect == "mysql":
-            mariadb = "MariaDB" in conn.get_server_info()
-            yield time_limited(self.prepare(sql), timeout, mariadb=mariadb)
+        if self.dialect == "mysql":
+            statement = self.prepare(sql)
+            if timeout is not None:
+                mariadb = "MariaDB" in conn.get_server_info()
+                statement = time_limited(statement, timeout, mariadb=mariadb)
+            if cancel is None:
+                yield statement
+                return
+            running = _RunningStatement(self._connect, conn.thread_id())
+            try:
+                with cancel.on_cancel(running.kill_soon):
+                    yield statement
+            finally:
+                running.finish()
+        elif timeout is None and cancel is None:
+            yield sql
         else:
-            deadline = time.monotonic() + timeout
-            conn.set_progress_handler(lambda: time.monotonic() > deadline, _SQLITE_PROGRESS_STEPS)
+            deadline = time.monotonic() + timeout if timeout is not None else float("inf")
+            token = cancel or Cancellation()
+            conn.set_progress_handler(
+                lambda: token.cancelled or time.monotonic() > deadline, _SQLITE_PROGRESS_STEPS
+            )
             try:
                 yield sql  # fetched inside the block: SQLite runs the query while rows are read
             finally:
@@ -253,6 +300,8 @@ class Database:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
             if code in _MYSQL_STATEMENT_TIMEOUTS:
                 return QueryTimeout("the query ran past its time limit and was stopped")
+            if code == _MYSQL_QUERY_INTERRUPTED:
+                return QueryCancelled("the query was stopped before it ended")
             if isinstance(exc, pymysql.err.InterfaceError) or code in _MYSQL_CONNECTION_ERRORS:
                 return DatabaseUnavailable("the database is unreachable")
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -317,6 +366,41 @@ class Database:
             _close_quietly(conn)
             return None
         return conn
+
+
+class _RunningStatement:
+    """A statement running on one MySQL connection, which another connection can stop.
+
+    ``KILL QUERY`` stops whatever the connection runs when it arrives: the lock keeps it from
+    being sent once the statement has finished and the connection may run another one.
+    """
+
+    def __init__(self, connect: Callable[[], Any], thread_id: int) -> None:
+        self._connect = connect
+        self._thread_id = thread_id
+        self._lock = threading.Lock()
+        self._running = True
+
+    def kill_soon(self) -> None:
+        """Send ``KILL QUERY`` from a thread of its own: connecting must not block the caller."""
+        threading.Thread(target=self._kill, name="kill-query", daemon=True).start()
+
+    def finish(self) -> None:
+        """The statement ended: from now on, a kill would hit another one."""
+        with self._lock:
+            self._running = False
+
+    def _kill(self) -> None:
+        with self._lock:
+            if not self._running:
+                return
+            # Best effort: if the kill cannot be sent, the statement's deadline still stops it.
+            with contextlib.suppress(Exception):
+                killer = self._connect()
+                try:
+                    killer.cursor().execute("KILL QUERY %s", (self._thread_id,))
+                finally:
+                    _close_quietly(killer)
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:

@@ -8,7 +8,16 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from app.core.exceptions import DatabaseError, ImageNotFound, InvalidRequest, SearchCapacity
+import structlog
+
+from app.core.cancellation import Cancellation
+from app.core.exceptions import (
+    DatabaseError,
+    ImageNotFound,
+    InvalidRequest,
+    QueryCancelled,
+    SearchCapacity,
+)
 from app.core.generation import TokenUsage
 from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database, Row
@@ -43,6 +52,8 @@ _ORDER_AND_PAGE = " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offse
 # The longest a listing query may run before the database stops it (QueryTimeout, 504). Pages
 # by index take milliseconds; this bounds scans (substring words, deep offsets, counts).
 LISTING_TIMEOUT_SECONDS = 5.0
+
+log = structlog.get_logger(__name__)
 
 
 class SqlImageRepository:
@@ -93,9 +104,11 @@ class SqlImageRepository:
         limit: int,
         offset: int = 0,
         after: UUID | None = None,
+        cancel: Cancellation | None = None,
     ) -> list[str]:
         """The guids (as text) of the images matching ``filters``, newest first, after ``after``:
-        cheap to read; their details come from a cache or ``get_many``."""
+        cheap to read; their details come from a cache or ``get_many``. Cancelling ``cancel``
+        stops the query (``QueryCancelled``)."""
         filters = filters or ImageFilter()
         conditions, params = where_clause(filters, self._db.dialect)
         if after is not None:
@@ -103,17 +116,19 @@ class SqlImageRepository:
             params |= self._position_of(after)
         sql = f"SELECT guid FROM images{_where(conditions)}{_ORDER_AND_PAGE}"  # noqa: S608
         params |= {"limit": limit, "offset": offset}
-        with self._listing_slot(filters):
-            guids = self._db.fetch_column(sql, params, timeout=self._listing_timeout)
+        with self._listing_slot(filters), _logged_cancel("list"):
+            guids = self._db.fetch_column(sql, params, timeout=self._listing_timeout, cancel=cancel)
         return [str(guid) for guid in guids]
 
-    def count(self, filters: ImageFilter | None = None) -> int:
-        """How many images match ``filters``."""
+    def count(
+        self, filters: ImageFilter | None = None, *, cancel: Cancellation | None = None
+    ) -> int:
+        """How many images match ``filters``; cancelling ``cancel`` stops the query."""
         filters = filters or ImageFilter()
         conditions, params = where_clause(filters, self._db.dialect)
         sql = f"SELECT COUNT(*) AS n FROM images{_where(conditions)}"  # noqa: S608 - fragments
-        with self._listing_slot(filters):
-            rows = self._db.fetch_all(sql, params, timeout=self._listing_timeout)
+        with self._listing_slot(filters), _logged_cancel("count"):
+            rows = self._db.fetch_all(sql, params, timeout=self._listing_timeout, cancel=cancel)
         return int(rows[0]["n"])
 
     def filenames(self) -> Iterator[str]:
@@ -181,6 +196,16 @@ class SqlImageRepository:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise DatabaseError("an images row could not be read") from exc
+
+
+@contextmanager
+def _logged_cancel(query: str) -> Iterator[None]:
+    """Log a listing query stopped because nobody waited for it any more."""
+    try:
+        yield
+    except QueryCancelled:
+        log.info("listing_query_cancelled", query=query)
+        raise
 
 
 def _where(conditions: list[str]) -> str:

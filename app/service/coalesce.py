@@ -4,15 +4,22 @@ Under load many clients ask for the same thing at once (the newest page of image
 Each still gets an answer read after it arrived, so nothing is staler than without coalescing,
 on one replica or many: a caller never joins a read that began before it came, it waits for that
 one to end and then joins (or starts) the next. One read per key is in flight at a time.
+
+``share`` goes further for reads worth stopping (costly searches): the read outlives a caller
+that leaves while others still wait for it, and is told to stop, through its ``Cancellation``,
+once none does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 import anyio
+
+from app.core.cancellation import Cancellation
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -31,6 +38,10 @@ class _Flight(Generic[V]):
         self.value: V | None = None
         self.error: BaseException | None = None
         self.cancelled = False
+        # For ``share``: how many callers wait for this read, and how to stop it when none does.
+        self.waiting = 0
+        self.token = Cancellation()
+        self.task: asyncio.Task[None] | None = None
 
 
 class Coalescer(Generic[K, V]):
@@ -73,3 +84,61 @@ class Coalescer(Generic[K, V]):
             del self._flights[key]
             flight.over.set()
             flight.done.set()
+
+    async def share(self, key: K, read: Callable[[Cancellation], Awaitable[V]]) -> V:
+        """Like ``run``, but the read goes on while any of its callers waits for it, and its
+        token is cancelled once none does (each has been cancelled)."""
+        arrived = next(self._numbers)
+        while True:
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = self._launch(key, read)
+            elif flight.number < arrived:
+                await flight.over.wait()
+                continue
+            await self._wait(flight)
+            if flight.cancelled or (flight.error is not None and flight.token.cancelled):
+                continue  # abandoned by the others just before this caller joined: read again
+            return self._outcome(flight)
+
+    def _launch(self, key: K, read: Callable[[Cancellation], Awaitable[V]]) -> _Flight[V]:
+        flight: _Flight[V] = _Flight(next(self._numbers))
+        self._flights[key] = flight
+        # The read runs in a task of its own, so that the caller who began it may leave before
+        # it ends. A bare asyncio task: an anyio task group costs five times as much, on every
+        # listing. The flight holds it: the loop keeps only a weak reference.
+        flight.task = asyncio.get_running_loop().create_task(self._fly(key, flight, read))
+        return flight
+
+    async def _fly(
+        self, key: K, flight: _Flight[V], read: Callable[[Cancellation], Awaitable[V]]
+    ) -> None:
+        """Run the read to its end, whoever leaves meanwhile: the token is what stops it."""
+        try:
+            flight.value = await read(flight.token)
+        except Exception as exc:  # handed to the callers, who raise it
+            flight.error = exc
+        except BaseException:  # the loop is closing: no read for anyone
+            flight.cancelled = True
+            raise
+        finally:
+            del self._flights[key]
+            flight.over.set()
+            flight.done.set()
+
+    @staticmethod
+    async def _wait(flight: _Flight[V]) -> None:
+        """Wait for the read to end; the last caller to give up on it cancels its token."""
+        flight.waiting += 1
+        try:
+            await flight.done.wait()
+        finally:
+            flight.waiting -= 1
+            if not flight.waiting and not flight.done.is_set():
+                flight.token.cancel()
+
+    @staticmethod
+    def _outcome(flight: _Flight[V]) -> V:
+        if flight.error is not None:
+            raise flight.error
+        return flight.value  # type: ignore[return-value]  # set when no error

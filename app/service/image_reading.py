@@ -8,6 +8,7 @@ from uuid import UUID
 
 import anyio.to_thread
 
+from app.core.cancellation import Cancellation
 from app.core.exceptions import InvalidRequest
 from app.core.interfaces import BlobStore, ContentLinker, ImageRepository, RenditionRepository
 from app.core.models import ImageDetail, ImageFilter, ImagePage
@@ -108,26 +109,45 @@ class ImageReader:
         cursor: str | None = None,
         count: bool = False,
     ) -> ImagePage:
-        """One page of images newest first, with the cursor of the next page if there is one."""
+        """One page of images newest first, with the cursor of the next page if there is one.
+
+        A caller may be cancelled while it waits (its client left): once no caller waits for
+        the read any more, its query is stopped in the database, not left to its deadline.
+        """
         filters = filters or ImageFilter()
         after = self._cursors.decode(cursor) if cursor is not None else None
         read = partial(
             self._read_page, filters, limit=limit, offset=offset, after=after, count=count
         )
         # Callers that share a read share its page too: the same objects, rendered once.
-        return await self._pages.run((filters, limit, offset, after, count), read)
+        return await self._pages.share((filters, limit, offset, after, count), read)
 
     async def _read_page(
-        self, filters: ImageFilter, *, limit: int, offset: int, after: UUID | None, count: bool
+        self,
+        filters: ImageFilter,
+        cancel: Cancellation,
+        *,
+        limit: int,
+        offset: int,
+        after: UUID | None,
+        count: bool,
     ) -> ImagePage:
         # One row more than asked tells whether another page follows, without counting.
         page = partial(
-            self._repository.list_guids, filters, limit=limit + 1, offset=offset, after=after
+            self._repository.list_guids,
+            filters,
+            limit=limit + 1,
+            offset=offset,
+            after=after,
+            cancel=cancel,
         )
         guids = await anyio.to_thread.run_sync(page)
         images = await self._details_of(guids[:limit])
         next_cursor = self._cursors.encode(UUID(guids[limit - 1])) if len(guids) > limit else None
-        total = await anyio.to_thread.run_sync(self._repository.count, filters) if count else None
+        total = None
+        if count:
+            counting = partial(self._repository.count, filters, cancel=cancel)
+            total = await anyio.to_thread.run_sync(counting)
         return ImagePage(images=images, next_cursor=next_cursor, total=total)
 
     async def _details_of(self, guids: Sequence[str]) -> _Details:

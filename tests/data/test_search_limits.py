@@ -53,11 +53,11 @@ def test_text_searches_beyond_their_share_of_the_pool_are_refused_at_once(
     running, finish = threading.Event(), threading.Event()
     real_fetch = database.fetch_column
 
-    def slow_search(sql: str, params: Any = None, *, timeout: float | None = None) -> list[Any]:
+    def slow_search(sql: str, params: Any = None, **options: Any) -> list[Any]:
         if "prompt" in sql:  # a text search holds its connection until the test lets it go
             running.set()
             finish.wait(30)
-        return real_fetch(sql, params, timeout=timeout)
+        return real_fetch(sql, params, **options)
 
     monkeypatch.setattr(database, "fetch_column", slow_search)
     first = threading.Thread(target=repository.list_guids, args=(EVERY_ROW,), kwargs={"limit": 5})

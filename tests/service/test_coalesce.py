@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from app.core.cancellation import Cancellation
 from app.service.coalesce import Coalescer
 
 pytestmark = pytest.mark.anyio
@@ -152,3 +153,50 @@ async def test_the_next_read_starts_before_the_answers_of_the_last_are_handed_ou
     # d's read began before the callers of read 2 got their answers.
     assert events.index("read 3 starts") < events.index("c gets 2")
     assert events[-1] == "d gets 3"
+
+
+async def test_a_shared_read_goes_on_while_a_caller_waits_and_stops_when_none_does() -> None:
+    coalescer: Coalescer[str, int] = Coalescer()
+    gates = [anyio.Event() for _ in range(5)]
+    tokens: list[Cancellation] = []
+    answers: dict[str, int] = {}
+
+    async def read(cancel: Cancellation) -> int:
+        tokens.append(cancel)
+        number = len(tokens)
+        await gates[number].wait()
+        if cancel.cancelled:
+            raise RuntimeError("stopped")
+        return number
+
+    async def call(name: str, scope: anyio.CancelScope) -> None:
+        with scope:
+            answers[name] = await coalescer.share("page", read)
+
+    scopes = {name: anyio.CancelScope() for name in ("first", "leader", "follower", "alone")}
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(call, "first", scopes["first"])
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(call, "leader", scopes["leader"])
+        await anyio.wait_all_tasks_blocked()
+        tasks.start_soon(call, "follower", scopes["follower"])
+        await anyio.wait_all_tasks_blocked()
+        gates[1].set()  # read 1 ends; the leader begins read 2, the follower joins it
+        await anyio.wait_all_tasks_blocked()
+        assert len(tokens) == 2
+        scopes["leader"].cancel()  # the caller who began read 2 leaves; the other still waits
+        await anyio.wait_all_tasks_blocked()
+        assert not tokens[1].cancelled
+        gates[2].set()
+    assert answers == {"first": 1, "follower": 2}  # read 2 went on for the caller still waiting
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(call, "alone", scopes["alone"])
+        await anyio.wait_all_tasks_blocked()
+        scopes["alone"].cancel()  # nobody waits for read 3 any more: its token says so
+        await anyio.wait_all_tasks_blocked()
+        assert tokens[2].cancelled
+        gates[3].set()
+    assert "alone" not in answers
+    gates[4].set()
+    assert await coalescer.share("page", read) == 4  # and the next caller reads afresh
