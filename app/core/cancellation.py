@@ -8,6 +8,7 @@ side knows about the other's concerns: no request or connection crosses this bou
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,15 @@ class Cancellation:
         self._lock = threading.Lock()
         self._cancelled = False
         self._callbacks: list[Callable[[], None]] = []
+        self.deadline: float | None = None  # time.monotonic() by which the work must end
+
+    def time_left(self, budget: float) -> float:
+        """Seconds left of the work's time budget, which starts with the first ask: statements
+        run one after the other for one request share one deadline, not one each."""
+        with self._lock:
+            if self.deadline is None:
+                self.deadline = time.monotonic() + budget
+            return self.deadline - time.monotonic()
 
     @property
     def cancelled(self) -> bool:

@@ -16,6 +16,7 @@ from app.core.exceptions import (
     ImageNotFound,
     InvalidRequest,
     QueryCancelled,
+    QueryTimeout,
     SearchCapacity,
 )
 from app.core.generation import TokenUsage
@@ -117,7 +118,8 @@ class SqlImageRepository:
         sql = f"SELECT guid FROM images{_where(conditions)}{_ORDER_AND_PAGE}"  # noqa: S608
         params |= {"limit": limit, "offset": offset}
         with self._listing_slot(filters), _logged_cancel("list"):
-            guids = self._db.fetch_column(sql, params, timeout=self._listing_timeout, cancel=cancel)
+            timeout = self._time_left(cancel)
+            guids = self._db.fetch_column(sql, params, timeout=timeout, cancel=cancel)
         return [str(guid) for guid in guids]
 
     def count(
@@ -128,8 +130,18 @@ class SqlImageRepository:
         conditions, params = where_clause(filters, self._db.dialect)
         sql = f"SELECT COUNT(*) AS n FROM images{_where(conditions)}"  # noqa: S608 - fragments
         with self._listing_slot(filters), _logged_cancel("count"):
-            rows = self._db.fetch_all(sql, params, timeout=self._listing_timeout, cancel=cancel)
+            timeout = self._time_left(cancel)
+            rows = self._db.fetch_all(sql, params, timeout=timeout, cancel=cancel)
         return int(rows[0]["n"])
+
+    def _time_left(self, cancel: Cancellation | None) -> float:
+        """What is left of the listing's time limit: a page and its count share it."""
+        if cancel is None:
+            return self._listing_timeout
+        left = cancel.time_left(self._listing_timeout)
+        if left <= 0:
+            raise QueryTimeout("the query ran past its time limit and was stopped")
+        return left
 
     def filenames(self) -> Iterator[str]:
         """Every filename, walking the table by id so that no batch is large."""

@@ -4,12 +4,14 @@ enforces, and a share of the pool that leaves connections for everything else.""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from app.core.cancellation import Cancellation
 from app.core.exceptions import QueryTimeout, SearchCapacity
 from app.core.models import ImageFilter
 from app.data.database import Database
@@ -102,3 +104,16 @@ def test_time_limits_for_each_server() -> None:
     )
     with pytest.raises(ValueError, match="SELECT"):
         time_limited("DELETE FROM images", 1, mariadb=True)
+
+
+def test_a_page_and_its_count_share_one_time_limit(database: Database) -> None:
+    init_database(database)
+    repository = SqlImageRepository(database, listing_timeout=5.0)
+    token = Cancellation()
+    assert repository.list_guids(limit=10, cancel=token) == []
+    assert token.deadline is not None  # the first statement started the request's clock
+    assert 4.0 < token.deadline - time.monotonic() <= 5.0
+    token.deadline = time.monotonic() - 0.01  # the page used it all up
+    with pytest.raises(QueryTimeout):
+        repository.count(cancel=token)
+    assert repository.count() == 0  # a statement of its own has the whole limit
