@@ -153,6 +153,41 @@ class Database:
                 self._idle.put((conn, time.monotonic()))
             self._slots.release()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor in a transaction that writes, committed when the block ends.
+
+        MySQL connections run in autocommit, so the transaction is begun explicitly; SQLite's
+        ``BEGIN IMMEDIATE`` takes the write lock at once, so that two writers never deadlock
+        upgrading their read locks.
+        """
+        with self.connection() as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN" if self.dialect == "mysql" else "BEGIN IMMEDIATE")
+            yield cursor
+
+    def claim(
+        self,
+        due: str,
+        params: Mapping[str, Any],
+        take: str,
+        take_params: Callable[[Row], Mapping[str, Any]],
+    ) -> list[Row]:
+        """Lock the rows ``due`` selects and run ``take`` on each, in one transaction.
+
+        On MySQL 8 / MariaDB 10.6+ rows that other transactions hold are skipped (``SKIP
+        LOCKED``), so claimers on several replicas neither wait for nor take each other's rows;
+        on SQLite the transaction is the only writer. ``take`` should address one row by its
+        key: a statement over a list may scan and lock rows being inserted.
+        """
+        locking = due + " FOR UPDATE SKIP LOCKED" if self.dialect == "mysql" else due
+        with self.transaction() as cursor:
+            cursor.execute(self.prepare(locking), dict(params))
+            rows = [dict(row) for row in cursor.fetchall()]
+            if rows:
+                cursor.executemany(self.prepare(take), [dict(take_params(r)) for r in rows])
+        return rows
+
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement in its own transaction; return the affected row count."""
 

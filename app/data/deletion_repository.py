@@ -66,14 +66,9 @@ class SqlDeletionRepository:
     ) -> DeletedImage | None:
         """Remove the image's rows and record what is left to do, in one transaction."""
         params: dict[str, Any] = {"guid": str(guid), "now": self._time(now)}
-        with self._db.connection() as conn:
-            cursor = conn.cursor()
-            if self._db.dialect == "mysql":
-                cursor.execute("BEGIN")
-                cursor.execute(self._db.prepare(_IMAGE + " FOR UPDATE"), params)
-            else:
-                cursor.execute("BEGIN IMMEDIATE")
-                cursor.execute(_IMAGE, params)
+        locking = _IMAGE + " FOR UPDATE" if self._db.dialect == "mysql" else _IMAGE
+        with self._db.transaction() as cursor:
+            cursor.execute(self._db.prepare(locking), params)
             row = cursor.fetchone()
             if row is None or (owner is not None and _column(row, 1) != owner):
                 return None  # not there, or not theirs: the same answer, nothing revealed

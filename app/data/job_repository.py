@@ -233,9 +233,7 @@ class SqlJobRepository:
             "now": self._time(now),
         }
         try:
-            with self._db.connection() as conn:
-                cursor = conn.cursor()
-                cursor.execute("BEGIN" if self._db.dialect == "mysql" else "BEGIN IMMEDIATE")
+            with self._db.transaction() as cursor:
                 cursor.execute(self._db.prepare(_BUMP_FOR_PARTIAL), params)
                 if cursor.rowcount != 1:
                     return None
@@ -270,20 +268,12 @@ class SqlJobRepository:
     ) -> list[JobRecord]:
         """Take up to ``limit`` due jobs for ``runner``, oldest first, leased until then."""
         times = {"now": self._time(now), "lease_until": self._time(lease_until)}
-        with self._db.connection() as conn:
-            cursor = conn.cursor()
-            if self._db.dialect == "mysql":
-                cursor.execute("BEGIN")
-                due = _DUE + " FOR UPDATE SKIP LOCKED"
-            else:
-                cursor.execute("BEGIN IMMEDIATE")
-                due = _DUE
-            cursor.execute(self._db.prepare(due), {"now": times["now"], "limit": limit})
-            rows = [dict(row) for row in cursor.fetchall()]
-            if not rows:
-                return []
-            take = self._db.prepare(_TAKE)
-            cursor.executemany(take, [{"runner": runner, **times, "id": r["id"]} for r in rows])
+        rows = self._db.claim(
+            _DUE,
+            {"now": times["now"], "limit": limit},
+            _TAKE,
+            lambda row: {"runner": runner, **times, "id": row["id"]},
+        )
         # Every row was locked for this transaction, so the update took each of them.
         claimed = [self._from_row(row) for row in rows]
         return [
@@ -375,10 +365,7 @@ class SqlJobRepository:
             "now": self._time(now),
         }
         try:
-            with self._db.connection() as conn:
-                cursor = conn.cursor()
-                if self._db.dialect == "mysql":
-                    cursor.execute("BEGIN")
+            with self._db.transaction() as cursor:
                 cursor.execute(self._db.prepare(INSERT_IMAGE), row)
                 cursor.execute(self._db.prepare(_FINISH), finish)
         except DatabaseError as exc:

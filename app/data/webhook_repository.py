@@ -94,19 +94,12 @@ class SqlWebhookRepository:
     ) -> list[WebhookDelivery]:
         """Take up to ``limit`` due deliveries for ``owner``, due again at ``lease_until``."""
         times = {"now": self._time(now), "lease_until": self._time(lease_until)}
-        with self._db.connection() as conn:
-            cursor = conn.cursor()
-            if self._db.dialect == "mysql":
-                cursor.execute("BEGIN")
-                due = _DUE + " FOR UPDATE SKIP LOCKED"
-            else:
-                cursor.execute("BEGIN IMMEDIATE")
-                due = _DUE
-            cursor.execute(self._db.prepare(due), {"now": times["now"], "limit": limit})
-            rows = [dict(row) for row in cursor.fetchall()]
-            if rows:
-                take = self._db.prepare(_TAKE)
-                cursor.executemany(take, [{"owner": owner, **times, "id": r["id"]} for r in rows])
+        rows = self._db.claim(
+            _DUE,
+            {"now": times["now"], "limit": limit},
+            _TAKE,
+            lambda row: {"owner": owner, **times, "id": row["id"]},
+        )
         # Every row was locked by this transaction, so each update took its row.
         return [_claimed(row) for row in rows]
 
