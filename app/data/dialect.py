@@ -5,7 +5,8 @@ on SQLite, ISO 8601 text with microseconds, which sorts and compares as the mome
 repository writes a moment with ``to_db_time`` and reads it back with ``from_db_time``.
 
 Text comparisons follow MySQL's ``utf8mb4_unicode_ci`` (case and accents ignored); SQLite gets
-the same through ``fold``, which ``pp_contains`` (registered on each of its connections) uses.
+the same through ``fold``: registered as ``pp_fold`` on each of its connections, it keeps
+``images.prompt_folded`` (sql/sqlite/010) that substring searches compare against.
 """
 
 from __future__ import annotations
@@ -34,15 +35,6 @@ def fold(text: str) -> str:
     """Case and accents folded, as MySQL's utf8mb4_unicode_ci compares."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def contains_folded(text: str | None, *folded_terms: str) -> bool:
-    """Whether ``text``, folded, contains every one of these folded terms (SQLite's
-    ``pp_contains``): one fold of the text however many terms, and no LIKE wildcards."""
-    if text is None:
-        return False
-    folded = fold(text)
-    return all(term in folded for term in folded_terms)
 
 
 def time_limited(sql: str, seconds: float, *, mariadb: bool) -> str:

@@ -148,15 +148,17 @@ def _indexed_words(
 def _substrings(
     terms: list[str], dialect: Dialect, conditions: list[str], params: dict[str, Any]
 ) -> None:
-    """Terms the prompt must contain (case and accents ignored): these scan.
+    """Terms the prompt must contain (case and accents ignored): these scan, one test a term.
 
-    MySQL compares in C, one LIKE a term. SQLite folds in Python, so all the terms go to one
-    ``pp_contains`` call that folds each prompt once, however many terms there are.
+    MySQL's LIKE folds under the column's collation. SQLite looks the folded term up in the
+    prompt folded when it was stored: the scan runs in SQLite's C code, which lets go of the
+    interpreter's lock, so other requests go on while it runs (folding in a Python function
+    would take that lock once a row).
     """
     names = [f"prompt_term_{number}" for number in range(len(terms))]
     if dialect == "mysql":
         conditions += [f"prompt LIKE :{name} ESCAPE '{LIKE_ESCAPE}'" for name in names]
         params |= {name: like_pattern(term) for name, term in zip(names, terms, strict=True)}
-    elif terms:
-        conditions.append(f"pp_contains(prompt, {', '.join(f':{name}' for name in names)})")
+    else:
+        conditions += [f"instr(prompt_folded, :{name}) > 0" for name in names]
         params |= {name: fold(term) for name, term in zip(names, terms, strict=True)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -14,6 +13,7 @@ from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database, migration_files
 from app.service.backfill import backfill
 from app.service.generators.offline import draw_image
+from tests.data.migrations import init_database_before
 
 _OLD_INSERT = (
     "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
@@ -24,12 +24,7 @@ _OLD_INSERT = (
 def test_old_rows_get_their_media_type_then_their_dimensions(
     database: Database, tmp_path: Path
 ) -> None:
-    before = tmp_path / "sql-before" / database.dialect
-    before.mkdir(parents=True)
-    for path in migration_files(database.dialect):
-        if path.name < "005":
-            shutil.copy(path, before / path.name)
-    init_database(database, root=tmp_path / "sql-before")
+    init_database_before(database, "005", tmp_path)
     store = LocalBlobStore(tmp_path / "images")
     store.ensure_ready()
     made = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -14,6 +15,7 @@ from app.data.dialect import fold
 from app.data.image_repository import SqlImageRepository
 from app.data.image_search import is_indexable, like_pattern
 from app.data.init import init_database
+from tests.data.migrations import init_database_before
 from tests.data.test_image_repository import listed, make_image
 
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -180,6 +182,25 @@ def test_prompt_contains_takes_wildcards_literally(
     found = {i.prompt for i in listed(repository, ImageFilter(prompt_contains=text), limit=50)}
     assert found == expected
     assert repository.count() == 4  # and the table is still there
+
+
+def test_rows_made_before_the_folded_prompt_are_found_after_the_migration(
+    database: Database, tmp_path: Path
+) -> None:
+    """On SQLite substring search reads the prompt folded when stored (010): the migration folds
+    the rows already there, and prompts written later are folded as they are inserted."""
+    init_database_before(database, "010", tmp_path)
+    repository = SqlImageRepository(database)
+    add_all(repository, ["Ein GROSSER Café am See", "a goose"])
+
+    assert init_database(database)[-1] == "010_prompt_folded.sql"
+    add_all(repository, ["CAFÉ NOIR, new"])
+    for search in (ImageFilter(prompt="am"), ImageFilter(prompt_contains="grosser cafe")):
+        assert {image.prompt for image in listed(repository, search, limit=9)} == {
+            "Ein GROSSER Café am See"
+        }
+    found = listed(repository, ImageFilter(prompt_contains="fé n"), limit=9)
+    assert [image.prompt for image in found] == ["CAFÉ NOIR, new"]
 
 
 def test_helpers() -> None:

@@ -1,0 +1,3 @@
+-- Nothing to change on MySQL: its LIKE compares prompts under utf8mb4_unicode_ci in the server.
+-- SQLite stores a folded copy of each prompt here (see sql/sqlite/010_prompt_folded.sql) so that
+-- its substring scans need no Python.
