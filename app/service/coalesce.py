@@ -5,9 +5,8 @@ Each still gets an answer read after it arrived, so nothing is staler than witho
 on one replica or many: a caller never joins a read that began before it came, it waits for that
 one to end and then joins (or starts) the next. One read per key is in flight at a time.
 
-``share`` goes further for reads worth stopping (costly searches): the read outlives a caller
-that leaves while others still wait for it, and is told to stop, through its ``Cancellation``,
-once none does.
+A read outlives a caller that leaves while others still wait for it, and is told to stop,
+through its ``Cancellation``, once none does.
 """
 
 from __future__ import annotations
@@ -30,15 +29,16 @@ class _Flight(Generic[V]):
 
     def __init__(self, number: int) -> None:
         self.number = number
-        # Set together when the read ends, ``over`` first: the callers that came too late for
-        # this read wake before the ones it answers, so the next read is under way while those
-        # answers are sent, not after.
+        # Set when the read ends, ``over`` first: the callers that came too late for this read
+        # (``late`` of them) wake before the ones it answers, so the next read is under way
+        # while those answers are sent, not after.
         self.over = anyio.Event()
+        self.late = 0
         self.done = anyio.Event()
         self.value: V | None = None
         self.error: BaseException | None = None
         self.cancelled = False
-        # For ``share``: how many callers wait for this read, and how to stop it when none does.
+        # How many callers wait for this read, and how to stop it when none does.
         self.waiting = 0
         self.token = Cancellation()
         self.task: asyncio.Task[None] | None = None
@@ -51,50 +51,20 @@ class Coalescer(Generic[K, V]):
         self._flights: dict[K, _Flight[V]] = {}
         self._numbers = itertools.count()
 
-    async def run(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
-        """The value of ``read()``, from a call that began after this one did."""
-        arrived = next(self._numbers)
-        while True:
-            flight = self._flights.get(key)
-            if flight is None:
-                return await self._lead(key, read)
-            if flight.number < arrived:
-                await flight.over.wait()  # it began before this caller came: take the next one
-                continue
-            await flight.done.wait()
-            if flight.cancelled:
-                continue  # nobody read for this caller after all
-            if flight.error is not None:
-                raise flight.error
-            return flight.value  # type: ignore[return-value]  # set when no error
+    async def run(self, key: K, read: Callable[[Cancellation], Awaitable[V]]) -> V:
+        """The value of ``read(token)``, from a call that began after this one did.
 
-    async def _lead(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
-        flight: _Flight[V] = _Flight(next(self._numbers))
-        self._flights[key] = flight
-        try:
-            flight.value = await read()
-            return flight.value
-        except anyio.get_cancelled_exc_class():
-            flight.cancelled = True
-            raise
-        except BaseException as exc:
-            flight.error = exc
-            raise
-        finally:
-            del self._flights[key]
-            flight.over.set()
-            flight.done.set()
-
-    async def share(self, key: K, read: Callable[[Cancellation], Awaitable[V]]) -> V:
-        """Like ``run``, but the read goes on while any of its callers waits for it, and its
-        token is cancelled once none does (each has been cancelled)."""
+        The read goes on while any of its callers waits for it, so a caller that leaves does
+        not fail the others; once none waits (each has been cancelled) its token is cancelled,
+        which is how a read worth stopping (a costly search) learns that nobody wants it.
+        """
         arrived = next(self._numbers)
         while True:
             flight = self._flights.get(key)
             if flight is None:
                 flight = self._launch(key, read)
             elif flight.number < arrived:
-                await flight.over.wait()
+                await self._wait_over(flight)
                 continue
             await self._wait(flight)
             if flight.cancelled or (flight.error is not None and flight.token.cancelled):
@@ -115,16 +85,31 @@ class Coalescer(Generic[K, V]):
     ) -> None:
         """Run the read to its end, whoever leaves meanwhile: the token is what stops it."""
         try:
-            flight.value = await read(flight.token)
-        except Exception as exc:  # handed to the callers, who raise it
-            flight.error = exc
+            try:
+                flight.value = await read(flight.token)
+            except Exception as exc:  # handed to the callers, who raise it
+                flight.error = exc
+            finally:
+                del self._flights[key]
+                flight.over.set()
+            if flight.late:
+                # One turn of the loop: the late callers run first and launch the next read,
+                # whose task then runs before the answers of this one are handed out.
+                await asyncio.sleep(0)
         except BaseException:  # the loop is closing: no read for anyone
             flight.cancelled = True
             raise
         finally:
-            del self._flights[key]
-            flight.over.set()
             flight.done.set()
+
+    @staticmethod
+    async def _wait_over(flight: _Flight[V]) -> None:
+        """Wait for a read that began before this caller came to end."""
+        flight.late += 1
+        try:
+            await flight.over.wait()
+        finally:
+            flight.late -= 1
 
     @staticmethod
     async def _wait(flight: _Flight[V]) -> None:

@@ -120,7 +120,7 @@ class ImageReader:
             self._read_page, filters, limit=limit, offset=offset, after=after, count=count
         )
         # Callers that share a read share its page too: the same objects, rendered once.
-        return await self._pages.share((filters, limit, offset, after, count), read)
+        return await self._pages.run((filters, limit, offset, after, count), read)
 
     async def _read_page(
         self,

@@ -19,7 +19,7 @@ class CountingRead:
         self.release = anyio.Event()
         self.fail_with: BaseException | None = None
 
-    async def __call__(self) -> int:
+    async def __call__(self, cancel: Cancellation) -> int:
         self.started += 1
         number = self.started
         await self.release.wait()
@@ -84,13 +84,13 @@ async def test_a_failed_read_fails_its_callers_and_the_next_call_reads_again() -
     assert await coalescer.run("page", read) == 3
 
 
-async def test_a_cancelled_read_leaves_its_followers_to_read_again() -> None:
+async def test_a_read_whose_first_caller_leaves_goes_on_for_the_others() -> None:
     coalescer: Coalescer[str, int] = Coalescer()
     gates = [anyio.Event() for _ in range(4)]
     started: list[int] = []
     answers: dict[str, int] = {}
 
-    async def gated_read() -> int:
+    async def gated_read(cancel: Cancellation) -> int:
         number = len(started) + 1
         started.append(number)
         await gates[number].wait()
@@ -115,11 +115,11 @@ async def test_a_cancelled_read_leaves_its_followers_to_read_again() -> None:
         gates[1].set()  # read 1 ends; the cancellable caller leads read 2, the survivor joins it
         await anyio.wait_all_tasks_blocked()
         assert started == [1, 2]
-        follower_scope.cancel()  # read 2 is cancelled with its leader
+        follower_scope.cancel()  # the caller who began read 2 leaves
         await anyio.wait_all_tasks_blocked()
-        assert started == [1, 2, 3]  # the survivor did not fail: it leads read 3
-        gates[3].set()
-    assert answers == {"first": 1, "survivor": 3}
+        assert started == [1, 2]  # read 2 goes on for the survivor, nothing is read twice
+        gates[2].set()
+    assert answers == {"first": 1, "survivor": 2}
 
 
 async def test_the_next_read_starts_before_the_answers_of_the_last_are_handed_out() -> None:
@@ -127,7 +127,7 @@ async def test_the_next_read_starts_before_the_answers_of_the_last_are_handed_ou
     gates = [anyio.Event() for _ in range(4)]
     events: list[str] = []
 
-    async def gated_read() -> int:
+    async def gated_read(cancel: Cancellation) -> int:
         number = sum(event.startswith("read") for event in events) + 1
         events.append(f"read {number} starts")
         await gates[number].wait()
@@ -171,7 +171,7 @@ async def test_a_shared_read_goes_on_while_a_caller_waits_and_stops_when_none_do
 
     async def call(name: str, scope: anyio.CancelScope) -> None:
         with scope:
-            answers[name] = await coalescer.share("page", read)
+            answers[name] = await coalescer.run("page", read)
 
     scopes = {name: anyio.CancelScope() for name in ("first", "leader", "follower", "alone")}
     async with anyio.create_task_group() as tasks:
@@ -199,4 +199,4 @@ async def test_a_shared_read_goes_on_while_a_caller_waits_and_stops_when_none_do
         gates[3].set()
     assert "alone" not in answers
     gates[4].set()
-    assert await coalescer.share("page", read) == 4  # and the next caller reads afresh
+    assert await coalescer.run("page", read) == 4  # and the next caller reads afresh
