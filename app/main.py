@@ -229,11 +229,12 @@ def build_deletion(
         interval=settings.cache_staleness_seconds,
     )
     loops: list[Callable[[], Coroutine[Any, Any, None]]] = [cleanups.run, feed.run]
-    if settings.retention_days > 0:
+    if settings.retention_days > 0 or settings.job_retention_days > 0:
         sweep = RetentionSweep(
             repository=repository,
             deletion=deletion,
-            days=settings.retention_days,
+            image_days=settings.retention_days,
+            job_days=settings.job_retention_days,
             interval=settings.retention_interval_seconds,
             owner=owner,
         )

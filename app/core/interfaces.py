@@ -110,6 +110,10 @@ class DeletionRepository(Protocol):
     def images_created_before(self, before: datetime, *, limit: int) -> list[UUID]:
         """Up to ``limit`` guids of images made before ``before``, oldest first."""
 
+    def expire_jobs(self, *, before: datetime, now: datetime, limit: int) -> int:
+        """Remove up to ``limit`` jobs finished before ``before`` (none whose webhook is still
+        being delivered), their partials' objects left in the outbox; how many."""
+
     def take_lease(self, name: str, *, owner: str, now: datetime, until: datetime) -> bool:
         """Hold the lease ``name`` until ``until`` if it is free, expired, or already ours."""
 

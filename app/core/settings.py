@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.exceptions import ConfigurationError
@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     sync_wait_seconds: float = Field(default=600.0, ge=0, le=3_600)
     image_memory_bytes: int = Field(default=96 * 1024 * 1024, ge=8 * 1024 * 1024, le=64 * 1024**3)
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
+    job_retention_days: float = Field(default=30.0, ge=0, le=36_500)
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3_600)
     metrics_enabled: bool = True
@@ -149,6 +150,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @model_validator(mode="after")
+    def _jobs_outlive_their_keys(self) -> Settings:
+        # A job forgotten while its Idempotency-Key still holds would let a retry pay twice.
+        if 0 < self.job_retention_days * 24 < self.idempotency_ttl_hours:
+            raise ValueError(
+                "PIXY_JOB_RETENTION_DAYS must keep jobs at least PIXY_IDEMPOTENCY_TTL_HOURS"
+            )
+        return self
 
     def models(self) -> tuple[str, ...]:
         """The models clients may ask for, the default first."""

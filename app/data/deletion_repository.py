@@ -1,9 +1,11 @@
-"""Deleting images in SQL: rows at once, the rest through the ``deleted_objects`` outbox.
+"""Deleting images and old jobs in SQL: rows at once, objects through an outbox.
 
 One transaction locks the image's row (``FOR UPDATE`` on MySQL, ``BEGIN IMMEDIATE`` on
 SQLite), so of two deletes racing on two replicas exactly one finds it; it removes the row, its
-renditions and partials rows, records their object keys in the outbox and the guid in the
-``deletions`` log (sql/mysql/009_deletions.sql).
+renditions and partials rows, records their object keys in the ``deleted_objects`` outbox and
+the guid in the ``deletions`` log (sql/mysql/009_deletions.sql). Jobs past their retention go
+the same way: the job's row, its partials' rows and its webhook delivery, the partials' objects
+to the outbox.
 """
 
 from __future__ import annotations
@@ -53,6 +55,20 @@ _TAKE_LEASE = (
     " WHERE name = :name AND (owner = :owner OR expires_at < :now)"
 )
 _RELEASE_LEASE = "DELETE FROM maintenance_leases WHERE name = :name AND owner = :owner"
+# A finished job is kept while a webhook about it may still be delivered.
+_EXPIRED_JOB_CONDITIONS = (
+    " status IN ('succeeded', 'failed') AND updated_at < :before AND NOT EXISTS"
+    " (SELECT 1 FROM webhook_deliveries d WHERE d.job_id = jobs.id AND d.status = 'pending')"
+)
+# Candidates are read without locks: a locking range over ix_jobs_finished would hold the gap
+# that runners finishing jobs write into. Each is then locked by its primary key alone.
+_EXPIRED_JOBS = f"SELECT id FROM jobs WHERE{_EXPIRED_JOB_CONDITIONS} LIMIT :limit"  # noqa: S608 - constant
+_EXPIRED_JOB = f"SELECT id FROM jobs WHERE id = :id AND{_EXPIRED_JOB_CONDITIONS}"  # noqa: S608 - constant
+_DELETE_JOB_ROWS = (
+    "DELETE FROM job_partials WHERE job_id = :id",
+    "DELETE FROM webhook_deliveries WHERE job_id = :id",
+    "DELETE FROM jobs WHERE id = :id",
+)
 
 
 class SqlDeletionRepository:
@@ -127,6 +143,33 @@ class SqlDeletionRepository:
         """Up to ``limit`` guids of images made before ``before``, oldest first."""
         found = self._db.fetch_column(_OLDEST, {"before": self._time(before), "limit": limit})
         return [UUID(str(guid)) for guid in found]
+
+    def expire_jobs(self, *, before: datetime, now: datetime, limit: int) -> int:
+        """Remove up to ``limit`` jobs that finished before ``before``; how many were removed.
+
+        A job whose webhook is still being delivered stays. Its partial renders' objects are
+        recorded in the outbox, due at once, in the transaction that removes the rows.
+        """
+        cutoff = self._time(before)
+        candidates = self._db.fetch_column(_EXPIRED_JOBS, {"before": cutoff, "limit": limit})
+        locking = _EXPIRED_JOB + (" FOR UPDATE" if self._db.dialect == "mysql" else "")
+        at = self._time(now)
+        removed = 0
+        with self._db.transaction() as cursor:
+            for job_id in candidates:
+                params = {"id": job_id, "before": cutoff}
+                cursor.execute(self._db.prepare(locking), params)
+                if cursor.fetchone() is None:
+                    continue  # changed since it was read (a webhook is due after all)
+                cursor.execute(self._db.prepare(_PARTIAL_KEYS), {"guid": job_id})
+                keys = [str(_column(found, 0)) for found in cursor.fetchall()]
+                for statement in _DELETE_JOB_ROWS:
+                    cursor.execute(self._db.prepare(statement), params)
+                for key in keys:
+                    cleanup = {"kind": "object", "target": key, "due_at": at, "now": at}
+                    cursor.execute(self._db.prepare(_RECORD_CLEANUP), cleanup)
+                removed += 1
+        return removed
 
     def take_lease(self, name: str, *, owner: str, now: datetime, until: datetime) -> bool:
         """Hold the lease ``name`` until ``until`` if it is free, expired, or already ours."""

@@ -64,6 +64,18 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, 
         Settings(_env_file=None)
 
 
+def test_jobs_are_kept_at_least_as_long_as_their_idempotency_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIXY_IDEMPOTENCY_TTL_HOURS", "72")
+    monkeypatch.setenv("PIXY_JOB_RETENTION_DAYS", "2")
+    with pytest.raises(ValidationError, match="PIXY_IDEMPOTENCY_TTL_HOURS"):
+        Settings(_env_file=None)
+    for kept in ("3", "0"):  # 0: forever
+        monkeypatch.setenv("PIXY_JOB_RETENTION_DAYS", kept)
+        assert Settings(_env_file=None).job_retention_days == float(kept)
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [

@@ -12,13 +12,17 @@ from uuid import UUID
 import pytest
 
 from app.core.deletion import DeletedImage
+from app.core.jobs import JobRecord
 from app.core.renditions import Rendition
 from app.data.database import Database
 from app.data.deletion_repository import SqlDeletionRepository
+from app.data.dialect import to_db_time
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
+from app.data.job_repository import SqlJobRepository
 from app.data.rendition_repository import SqlRenditionRepository
 from tests.data.test_image_repository import make_image
+from tests.data.test_job_repository import PROBLEM, new_job
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -133,3 +137,67 @@ def test_old_images_are_found_oldest_first_and_old_deletions_pruned(
     assert deletions.prune_deletions(before=NOW - timedelta(hours=1)) == 0
     assert deletions.prune_deletions(before=NOW + timedelta(seconds=1)) == 1
     assert deletions.deletions_after(0, limit=10) == []
+
+
+def dated_job(at: datetime) -> JobRecord:
+    """A new job submitted at ``at``."""
+    return new_job().model_copy(update={"not_before": at, "created_at": at, "updated_at": at})
+
+
+def finished_job(
+    database: Database, *, at: datetime, partial: str | None = None, webhook: str | None = None
+) -> UUID:
+    """A job that failed at ``at``: with a partial render's object key, with a webhook delivery
+    in the state given."""
+    jobs = SqlJobRepository(database)
+    job, _ = jobs.submit(dated_job(at))
+    jobs.claim(runner="r", limit=10, now=at, lease_until=at + timedelta(minutes=1))
+    if partial is not None:
+        jobs.add_partial(job.id, index=0, key=partial, media_type="image/png", now=at)
+    jobs.fail(job.id, problem=PROBLEM, now=at)
+    if webhook is not None:
+        database.execute(
+            "INSERT INTO webhook_deliveries (id, job_id, url, status, attempts, next_attempt_at,"
+            " created_at, updated_at) VALUES (:id, :job, 'https://ducky.example/hook', :status,"
+            " 1, :at, :at, :at)",
+            {
+                "id": f"msg_{job.id.hex}",
+                "job": str(job.id),
+                "status": webhook,
+                "at": to_db_time(at, database.dialect),
+            },
+        )
+    return job.id
+
+
+def test_jobs_past_retention_go_with_their_partials_and_delivery(
+    database: Database, deletions: SqlDeletionRepository
+) -> None:
+    old = NOW - timedelta(days=40)
+    forgotten = [
+        finished_job(database, at=old, partial="partial-old.png"),
+        finished_job(database, at=old, webhook="delivered"),
+        finished_job(database, at=old, webhook="failed"),
+    ]
+    kept = [
+        finished_job(database, at=old, webhook="pending"),  # still to tell Ducky about it
+        finished_job(database, at=NOW - timedelta(days=2), partial="partial-new.png"),
+    ]
+    jobs = SqlJobRepository(database)
+    running, _ = jobs.submit(dated_job(old))
+    jobs.claim(runner="r", limit=10, now=old, lease_until=old + timedelta(minutes=1))
+    queued, _ = jobs.submit(dated_job(old))
+    kept += [running.id, queued.id]
+
+    before = NOW - timedelta(days=30)
+    assert deletions.expire_jobs(before=before, now=NOW, limit=2) == 2
+    assert deletions.expire_jobs(before=before, now=NOW, limit=100) == 1
+    assert deletions.expire_jobs(before=before, now=NOW, limit=100) == 0
+
+    assert [jobs.get(job_id) for job_id in forgotten] == [None] * 3
+    assert all(jobs.get(job_id) is not None for job_id in kept)
+    deliveries = database.fetch_column("SELECT job_id FROM webhook_deliveries")
+    assert sorted(deliveries) == [str(kept[0])]
+    assert jobs.partial_keys() == ["partial-new.png"]
+    due = deletions.claim_cleanups(now=NOW, until=NOW + timedelta(minutes=1), limit=10)
+    assert [(cleanup.kind, cleanup.target) for cleanup in due] == [("object", "partial-old.png")]

@@ -27,6 +27,7 @@ from tests.fixtures import (
 from tests.web.deletion_helpers import count_rows, query
 
 OWNER = {"Authorization": "Bearer owner-key"}
+ASYNC = {"Prefer": "respond-async"}
 
 
 def cloudfront(endpoint: str) -> Any:
@@ -195,7 +196,7 @@ def test_a_failing_invalidation_never_blocks_the_delete_and_is_kept_for_later(
         server.stop()
 
 
-def test_retention_deletes_old_images_on_one_replica_at_a_time(
+def test_retention_deletes_old_images_and_forgets_old_jobs_on_one_replica_at_a_time(
     tmp_path: Path, shared: dict[str, str]
 ) -> None:
     retention = {
@@ -204,6 +205,7 @@ def test_retention_deletes_old_images_on_one_replica_at_a_time(
         "PIXY_RETENTION_INTERVAL_SECONDS": "1",
     }
     first, second = two_replicas(tmp_path, retention)
+    database = shared["PIXY_DATABASE_URL"]
     try:
         with first.client() as a:
             made = [
@@ -213,16 +215,28 @@ def test_retention_deletes_old_images_on_one_replica_at_a_time(
             old, kept = made[:2], made[2]
             for guid in old:
                 query(
-                    shared["PIXY_DATABASE_URL"],
+                    database,
                     "UPDATE images SET created_at = '2020-01-01 00:00:00' WHERE guid = ?",
                     guid,
                 )
+            # A job that finished long ago (PIXY_JOB_RETENTION_DAYS is 30): its image is new.
+            accepted = a.post("/image", json={"prompt": "a job"}, headers=OWNER | ASYNC)
+            job = accepted.headers["location"]
+            wait_until(lambda: a.get(job, headers=OWNER).json()["status"] == "succeeded")
+            made_by_job = a.get(job, headers=OWNER).json()["image"]["guid"]
+            query(
+                database,
+                "UPDATE jobs SET updated_at = '2020-01-01 00:00:00' WHERE id = ?",
+                job.rsplit("/", 1)[1],
+            )
 
             def swept() -> bool:
-                return all(a.get(f"/image/{guid}").status_code == 404 for guid in old)
+                gone = [a.get(f"/image/{guid}").status_code for guid in old]
+                return gone == [404, 404] and a.get(job, headers=OWNER).status_code == 404
 
             wait_until(swept, seconds=30)
             assert a.get(f"/image/{kept}").status_code == 200
+            assert a.get(f"/image/{made_by_job}").status_code == 200
         deleted = sum(
             metric(server, "pixyproxy_images_deleted_total", reason="retention")
             for server in (first, second)
@@ -230,6 +244,7 @@ def test_retention_deletes_old_images_on_one_replica_at_a_time(
         assert deleted == 2
         logs = first.log_lines() + second.log_lines()
         assert any("retention_sweep" in line and "deleted=" in line for line in logs)
+        assert any("retention_sweep" in line and "jobs_expired=1" in line for line in logs)
     finally:
         first.stop()
         second.stop()
