@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -65,6 +65,27 @@ class FakeOpenAI:
         if self.delay:
             time.sleep(self.delay)
         return _ANSWERS[scenario](body, self)
+
+    def reset(self) -> None:
+        """Answer as a fresh fake does, with nothing asked yet; an answer still hanging ends.
+
+        A module shares one fake between its tests, so each starts from this.
+        """
+        defaults = FakeOpenAI()
+        with self.lock:
+            for setting in fields(self):
+                if setting.name not in _STATE:
+                    setattr(self, setting.name, getattr(defaults, setting.name))
+            # Cleared in place: a benchmark's log that keeps nothing stays one.
+            self.requests.clear()
+        # Set then cleared: a "hang" still waiting from the last test gives up now, and the
+        # next one waits again.
+        self.release.set()
+        self.release.clear()
+
+
+# What the fake has, as opposed to how it answers: reset() keeps these objects.
+_STATE = frozenset({"requests", "release", "lock", "server"})
 
 
 Answer = tuple[int, dict[str, str], dict[str, Any]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,47 @@ def module_fake_openai() -> Iterator[FakeOpenAI]:
     fake = start_fake_openai()
     yield fake
     stop_fake_openai(fake)
+
+
+@dataclass
+class OpenAISetup:
+    """A live server whose generator is the fake OpenAI, and that fake."""
+
+    server: LiveServer
+    fake: FakeOpenAI
+
+
+@contextmanager
+def serve_fake_openai(
+    request: pytest.FixtureRequest, name: str, **settings: str
+) -> Iterator[OpenAISetup]:
+    """``python -m app`` in a new folder named after ``name``, generating with the module's fake
+    OpenAI, with ``settings`` on top; stopped on leaving. For a module-scoped fixture."""
+    tmp_path_factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    fake: FakeOpenAI = request.getfixturevalue("module_fake_openai")
+    server = start_live_server(
+        tmp_path_factory.mktemp(name), **openai_settings(fake.base_url), **settings
+    )
+    try:
+        yield OpenAISetup(server, fake)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_fake(module_fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """The module's fake at its defaults for this test, and again after it: an answer the test
+    left hanging then holds up neither the next test nor the server's stop."""
+    module_fake_openai.reset()
+    yield module_fake_openai
+    module_fake_openai.reset()
+
+
+@pytest.fixture
+def setup(module_setup: OpenAISetup, fresh_fake: FakeOpenAI) -> OpenAISetup:
+    """The module's server (its ``module_setup`` fixture), with the fake at its defaults."""
+    assert module_setup.fake is fresh_fake
+    return module_setup
 
 
 @pytest.fixture(scope="module", params=["embedded", "mysql+s3+openai"])

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import PROJECT_ROOT, LiveServer, openai_settings, start_live_server
+from tests.fixtures import PROJECT_ROOT, LiveServer, start_live_server
+from tests.web.conftest import OpenAISetup, serve_fake_openai
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "gallery"
@@ -54,21 +55,23 @@ def gallery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
 
 
 @pytest.fixture(scope="module")
-def options_server(
-    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
-) -> Iterator[LiveServer]:
+def options_setup(request: pytest.FixtureRequest) -> Iterator[OpenAISetup]:
     """Two models (the second with small sizes of its own) behind the fake provider, two keys."""
-    module_fake_openai.honour_size = True  # the stored image is as big as the one asked for
-    server = start_live_server(
-        tmp_path_factory.mktemp("gallery-options"),
-        **openai_settings(module_fake_openai.base_url),
+    with serve_fake_openai(
+        request,
+        "gallery-options",
         PIXY_API_KEYS=f"{OWNER_KEY},{OTHER_KEY}",
         PIXY_OPENAI_MODELS="gpt-image-2,tiny-model",
         PIXY_OPENAI_MODEL_SIZES=json.dumps({"tiny-model": TINY_SIZES}),
         PIXY_OPENAI_PRICES=json.dumps({"tiny-model": TINY_PRICE}),
-    )
-    yield server
-    server.stop()
+    ) as setup:
+        yield setup
+
+
+@pytest.fixture
+def options_server(options_setup: OpenAISetup, fresh_fake: FakeOpenAI) -> LiveServer:
+    fresh_fake.honour_size = True  # the stored image is as big as the one asked for
+    return options_setup.server
 
 
 @pytest.fixture(scope="module")
@@ -527,26 +530,19 @@ WATCH_PROGRESS = """() => {
 
 
 @pytest.fixture(scope="module")
-def progress_server(
-    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
-) -> Iterator[LiveServer]:
+def progress_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """The fake provider streaming two partial renders before each image."""
-    server = start_live_server(
-        tmp_path_factory.mktemp("gallery-progress"),
-        **openai_settings(module_fake_openai.base_url),
-        PIXY_API_KEYS=PROGRESS_KEY,
-        PIXY_PARTIAL_IMAGES="2",
-    )
-    yield server
-    server.stop()
+    with serve_fake_openai(
+        request, "gallery-progress", PIXY_API_KEYS=PROGRESS_KEY, PIXY_PARTIAL_IMAGES="2"
+    ) as setup:
+        yield setup.server
 
 
 @pytest.fixture
-def slow_fake(module_fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+def slow_fake(fresh_fake: FakeOpenAI) -> FakeOpenAI:
     """Two seconds per image, the partial renders spread over them."""
-    module_fake_openai.scenario, module_fake_openai.delay = "ok", 2.0
-    yield module_fake_openai
-    module_fake_openai.scenario, module_fake_openai.delay = "ok", 0.0
+    fresh_fake.delay = 2.0
+    return fresh_fake
 
 
 def _open_progress_page(server: LiveServer, page: Any) -> None:

@@ -6,44 +6,20 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import LiveServer, openai_settings, start_live_server
 from tests.problems import assert_problem
+from tests.web.conftest import OpenAISetup, serve_fake_openai
 
 KEYS = "first-caller-key,second-caller-key"
 
 
-@dataclass
-class Setup:
-    server: LiveServer
-    fake: FakeOpenAI
-
-
 @pytest.fixture(scope="module")
-def module_setup(
-    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
-) -> Iterator[Setup]:
-    server = start_live_server(
-        tmp_path_factory.mktemp("idempotency"),
-        **openai_settings(module_fake_openai.base_url),
-        PIXY_API_KEYS=KEYS,
-    )
-    yield Setup(server, module_fake_openai)
-    server.stop()
-
-
-@pytest.fixture
-def setup(module_setup: Setup) -> Setup:
-    """The module's server, with the fake OpenAI answering at once and its count at zero."""
-    fake = module_setup.fake
-    fake.scenario, fake.delay = "ok", 0.0
-    fake.requests.clear()
-    return module_setup
+def module_setup(request: pytest.FixtureRequest) -> Iterator[OpenAISetup]:
+    with serve_fake_openai(request, "idempotency", PIXY_API_KEYS=KEYS) as setup:
+        yield setup
 
 
 def post(
@@ -55,7 +31,7 @@ def post(
     return client.post("/image/", json={"prompt": prompt}, headers=headers)
 
 
-def test_same_key_same_body_returns_the_first_result_without_generating(setup: Setup) -> None:
+def test_same_key_same_body_returns_the_first_result_without_generating(setup: OpenAISetup) -> None:
     with setup.server.client() as client:
         first = post(client, "a duck", "key-1")
         again = post(client, "a duck", "key-1")
@@ -68,7 +44,7 @@ def test_same_key_same_body_returns_the_first_result_without_generating(setup: S
     assert len(listed) == 1
 
 
-def test_same_key_other_body_is_422(setup: Setup) -> None:
+def test_same_key_other_body_is_422(setup: OpenAISetup) -> None:
     with setup.server.client() as client:
         assert post(client, "a duck", "key-2").status_code == 200
         other = post(client, "a goose", "key-2")
@@ -76,7 +52,7 @@ def test_same_key_other_body_is_422(setup: Setup) -> None:
     assert len(setup.fake.requests) == 1
 
 
-def test_while_the_first_runs_a_second_waits_for_the_same_job(setup: Setup) -> None:
+def test_while_the_first_runs_a_second_waits_for_the_same_job(setup: OpenAISetup) -> None:
     setup.fake.delay = 1.5
     with (
         setup.server.client() as client,
@@ -98,7 +74,7 @@ def test_while_the_first_runs_a_second_waits_for_the_same_job(setup: Setup) -> N
     assert len(setup.fake.requests) == 1
 
 
-def test_concurrent_duplicates_generate_exactly_once(setup: Setup) -> None:
+def test_concurrent_duplicates_generate_exactly_once(setup: OpenAISetup) -> None:
     setup.fake.delay = 0.5
     with httpx.Client(base_url=setup.server.base_url, timeout=30) as client:
         with ThreadPoolExecutor(12) as pool:
@@ -111,7 +87,7 @@ def test_concurrent_duplicates_generate_exactly_once(setup: Setup) -> None:
     assert guids == {settled.json()["guid"]}
 
 
-def test_keys_are_scoped_per_api_key(setup: Setup) -> None:
+def test_keys_are_scoped_per_api_key(setup: OpenAISetup) -> None:
     with setup.server.client() as client:
         mine = post(client, "shared key", "key-5", caller="first-caller-key")
         theirs = post(client, "shared key", "key-5", caller="second-caller-key")
@@ -120,7 +96,7 @@ def test_keys_are_scoped_per_api_key(setup: Setup) -> None:
     assert len(setup.fake.requests) == 2
 
 
-def test_a_failed_job_is_replayed_never_run_again(setup: Setup) -> None:
+def test_a_failed_job_is_replayed_never_run_again(setup: OpenAISetup) -> None:
     # A 5xx after the request was sent may have been billed: the key's job is not paid twice.
     setup.fake.scenario = "server_error"
     with setup.server.client() as client:
@@ -138,7 +114,7 @@ def test_a_failed_job_is_replayed_never_run_again(setup: Setup) -> None:
 @pytest.mark.parametrize(
     "key", [b"", b"x" * 256, b"bad key with spaces", "ünïcode".encode(), b"tab\there"]
 )
-def test_malformed_keys_are_422(setup: Setup, key: bytes) -> None:
+def test_malformed_keys_are_422(setup: OpenAISetup, key: bytes) -> None:
     with setup.server.client() as client:
         response = client.post(
             "/image/",

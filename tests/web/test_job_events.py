@@ -22,6 +22,7 @@ from tests.fixtures import (
     start_live_server,
 )
 from tests.problems import assert_problem
+from tests.web.conftest import serve_fake_openai
 
 KEY = {"Authorization": "Bearer events-key"}
 ASYNC = {**KEY, "Prefer": "respond-async"}
@@ -67,26 +68,21 @@ def read_events(
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
-) -> Iterator[LiveServer]:
-    live = start_live_server(
-        tmp_path_factory.mktemp("events"),
-        **openai_settings(module_fake_openai.base_url),
+def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    with serve_fake_openai(
+        request,
+        "events",
         PIXY_API_KEYS="events-key,other-key",
         PIXY_PARTIAL_IMAGES="2",
         PIXY_EVENTS_KEEPALIVE_SECONDS="0.5",
-    )
-    yield live
-    live.stop()
+    ) as setup:
+        yield setup.server
 
 
 @pytest.fixture
-def fake(module_fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    module_fake_openai.scenario, module_fake_openai.delay = "ok", 1.5
-    module_fake_openai.requests.clear()
-    yield module_fake_openai
-    module_fake_openai.delay = 0.0
+def fake(fresh_fake: FakeOpenAI) -> FakeOpenAI:
+    fresh_fake.delay = 1.5  # longer than the keep-alive interval, and partials spread over it
+    return fresh_fake
 
 
 def test_a_stream_tells_status_then_partials_then_the_end(

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import LiveServer, openai_settings, start_live_server, wait_until
+from tests.fixtures import wait_until
 from tests.problems import assert_problem
+from tests.web.conftest import OpenAISetup, serve_fake_openai
 
 KEYS = "owner-key,other-key"
 OWNER = {"Authorization": "Bearer owner-key"}
@@ -21,33 +20,10 @@ OTHER = {"X-API-Key": "other-key"}
 ASYNC = {**OWNER, "Prefer": "respond-async"}
 
 
-@dataclass
-class Setup:
-    server: LiveServer
-    fake: FakeOpenAI
-
-
 @pytest.fixture(scope="module")
-def module_setup(
-    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
-) -> Iterator[Setup]:
-    server = start_live_server(
-        tmp_path_factory.mktemp("jobs"),
-        **openai_settings(module_fake_openai.base_url),
-        PIXY_API_KEYS=KEYS,
-    )
-    yield Setup(server, module_fake_openai)
-    server.stop()
-
-
-@pytest.fixture
-def setup(module_setup: Setup) -> Iterator[Setup]:
-    fake = module_setup.fake
-    fake.scenario, fake.delay, fake.script, fake.retry_after = "ok", 0.0, [], "7"
-    fake.requests.clear()
-    yield module_setup
-    fake.release.set()
-    fake.release.clear()
+def module_setup(request: pytest.FixtureRequest) -> Iterator[OpenAISetup]:
+    with serve_fake_openai(request, "jobs", PIXY_API_KEYS=KEYS) as setup:
+        yield setup
 
 
 def finished(client: httpx.Client, location: str, **headers: str) -> dict[str, Any]:
@@ -62,7 +38,7 @@ def finished(client: httpx.Client, location: str, **headers: str) -> dict[str, A
     return seen
 
 
-def test_respond_async_gives_202_and_the_job_then_its_image(setup: Setup) -> None:
+def test_respond_async_gives_202_and_the_job_then_its_image(setup: OpenAISetup) -> None:
     setup.fake.delay = 0.5
     with setup.server.client() as client:
         accepted = client.post("/image", json={"prompt": "later, please"}, headers=ASYNC)
@@ -82,7 +58,7 @@ def test_respond_async_gives_202_and_the_job_then_its_image(setup: Setup) -> Non
     assert content.status_code == 200 and content.content.startswith(b"\x89PNG")
 
 
-def test_a_job_is_seen_only_by_the_key_that_made_it(setup: Setup) -> None:
+def test_a_job_is_seen_only_by_the_key_that_made_it(setup: OpenAISetup) -> None:
     with setup.server.client() as client:
         location = client.post("/image/", json={"prompt": "mine"}, headers=ASYNC).headers[
             "location"
@@ -103,7 +79,7 @@ def test_a_job_is_seen_only_by_the_key_that_made_it(setup: Setup) -> None:
 @pytest.mark.parametrize(
     "job_id", ["not-a-uuid", "1", "00000000-0000-4000-8000-00000000000g", "%00", "x" * 300]
 )
-def test_malformed_job_ids_are_422(setup: Setup, job_id: str) -> None:
+def test_malformed_job_ids_are_422(setup: OpenAISetup, job_id: str) -> None:
     with setup.server.client() as client:
         response = client.get(f"/jobs/{job_id}", headers=OWNER)
     assert_problem(response, 422, "invalid_request")
@@ -112,7 +88,7 @@ def test_malformed_job_ids_are_422(setup: Setup, job_id: str) -> None:
 @pytest.mark.parametrize(
     "prefer", ["handling=lenient", "return=minimal", "wait=abc", "respond-sync", ",;=", "wait=-5"]
 )
-def test_unknown_or_malformed_preferences_are_ignored(setup: Setup, prefer: str) -> None:
+def test_unknown_or_malformed_preferences_are_ignored(setup: OpenAISetup, prefer: str) -> None:
     with setup.server.client() as client:
         response = client.post(
             "/image", json={"prompt": f"prefer {prefer}"}, headers={**OWNER, "Prefer": prefer}
@@ -122,7 +98,7 @@ def test_unknown_or_malformed_preferences_are_ignored(setup: Setup, prefer: str)
     assert "preference-applied" not in response.headers
 
 
-def test_wait_caps_the_synchronous_wait_then_answers_202(setup: Setup) -> None:
+def test_wait_caps_the_synchronous_wait_then_answers_202(setup: OpenAISetup) -> None:
     setup.fake.delay = 2.0
     with setup.server.client() as client:
         started = time.monotonic()
@@ -137,7 +113,7 @@ def test_wait_caps_the_synchronous_wait_then_answers_202(setup: Setup) -> None:
     assert job["status"] == "succeeded"
 
 
-def test_a_failed_job_carries_its_problem(setup: Setup) -> None:
+def test_a_failed_job_carries_its_problem(setup: OpenAISetup) -> None:
     setup.fake.scenario = "safety"
     with setup.server.client() as client:
         accepted = client.post("/image", json={"prompt": "forbidden"}, headers=ASYNC)
@@ -149,7 +125,7 @@ def test_a_failed_job_carries_its_problem(setup: Setup) -> None:
     assert error["provider_request_id"].startswith("req_fake_")
 
 
-def test_a_client_that_leaves_still_gets_its_image_made_and_kept(setup: Setup) -> None:
+def test_a_client_that_leaves_still_gets_its_image_made_and_kept(setup: OpenAISetup) -> None:
     setup.fake.delay = 3.0
     with setup.server.client() as client:
         with pytest.raises(httpx.ReadTimeout):
@@ -170,7 +146,7 @@ def test_a_client_that_leaves_still_gets_its_image_made_and_kept(setup: Setup) -
     assert len(setup.fake.requests) == 1
 
 
-def test_a_rate_limited_job_is_run_again_after_retry_after(setup: Setup) -> None:
+def test_a_rate_limited_job_is_run_again_after_retry_after(setup: OpenAISetup) -> None:
     setup.fake.script, setup.fake.retry_after = ["rate_limit"], "1"
     with setup.server.client() as client:
         response = client.post("/image", json={"prompt": "patient"}, headers=OWNER)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,51 +16,40 @@ from app.core.generation import TokenUsage
 from app.core.settings import DEFAULT_PRICES
 from tests.fakes.openai_server import FakeOpenAI, usage
 from tests.fixtures import (
-    LiveServer,
     create_scratch_database,
     drop_scratch_database,
     openai_settings,
     start_live_server,
 )
 from tests.problems import assert_problem
+from tests.web.conftest import OpenAISetup, serve_fake_openai
 
 OWNER = {"Authorization": "Bearer ducky-key"}
 OTHER = {"Authorization": "Bearer other-key"}
 ADMIN = {"Authorization": "Bearer operator-key"}
 
 
-@dataclass
-class Setup:
-    server: LiveServer
-    fake: FakeOpenAI
-
-
 @pytest.fixture(scope="module")
-def module_setup(
-    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
-) -> Iterator[Setup]:
-    server = start_live_server(
-        tmp_path_factory.mktemp("options"),
-        **openai_settings(module_fake_openai.base_url),
+def module_setup(request: pytest.FixtureRequest) -> Iterator[OpenAISetup]:
+    with serve_fake_openai(
+        request,
+        "options",
         PIXY_API_KEYS="ducky=ducky-key,other-key",
         PIXY_ADMIN_KEYS="operator-key",
         PIXY_OPENAI_MODELS="gpt-image-2,gpt-image-1",
-    )
-    yield Setup(server, module_fake_openai)
-    server.stop()
+    ) as setup:
+        yield setup
 
 
 @pytest.fixture
-def setup(module_setup: Setup) -> Iterator[Setup]:
-    fake = module_setup.fake
-    fake.scenario, fake.delay, fake.honour_size = "ok", 0.0, True
-    fake.requests.clear()
-    yield module_setup
-    fake.honour_size = False
+def setup(setup: OpenAISetup) -> OpenAISetup:
+    """The shared setup, with the fake drawing at the size asked for: these tests check it."""
+    setup.fake.honour_size = True  # put back by the shared fixture after the test
+    return setup
 
 
 def test_every_option_reaches_the_provider_and_the_image_is_what_was_asked(
-    setup: Setup,
+    setup: OpenAISetup,
 ) -> None:
     body = {
         "prompt": "a duck in the rain",
@@ -88,7 +76,9 @@ def test_every_option_reaches_the_provider_and_the_image_is_what_was_asked(
     assert [image["guid"] for image in listed.json()] == [detail["guid"]]
 
 
-def test_without_options_the_provider_gets_the_defaults_and_nothing_else(setup: Setup) -> None:
+def test_without_options_the_provider_gets_the_defaults_and_nothing_else(
+    setup: OpenAISetup,
+) -> None:
     with setup.server.client() as client:
         created = client.post("/image", json={"prompt": "plain"}, headers=OWNER).json()
     assert setup.fake.requests == [
@@ -125,7 +115,7 @@ def test_without_options_the_provider_gets_the_defaults_and_nothing_else(setup: 
     ],
 )
 def test_impossible_options_are_refused_before_any_job_or_provider_call(
-    setup: Setup, options: dict[str, Any], where: list[str]
+    setup: OpenAISetup, options: dict[str, Any], where: list[str]
 ) -> None:
     with setup.server.client() as client:
         before = client.get("/usage", headers=OWNER).json()["total"]["images"]
@@ -137,7 +127,7 @@ def test_impossible_options_are_refused_before_any_job_or_provider_call(
     assert after == before
 
 
-def test_an_idempotency_key_covers_the_options(setup: Setup) -> None:
+def test_an_idempotency_key_covers_the_options(setup: OpenAISetup) -> None:
     headers = {**OWNER, "Idempotency-Key": "options-1"}
     with setup.server.client() as client:
         first = client.post("/image", json={"prompt": "k", "size": "1024x1536"}, headers=headers)
@@ -147,7 +137,7 @@ def test_an_idempotency_key_covers_the_options(setup: Setup) -> None:
     assert len(setup.fake.requests) == 1
 
 
-def test_usage_sums_what_the_provider_counted_priced_per_model(setup: Setup) -> None:
+def test_usage_sums_what_the_provider_counted_priced_per_model(setup: OpenAISetup) -> None:
     bodies = [
         {"prompt": "a" * 40, "quality": "low"},
         {"prompt": "b" * 80, "quality": "high", "model": "gpt-image-1"},
@@ -191,7 +181,7 @@ def test_usage_sums_what_the_provider_counted_priced_per_model(setup: Setup) -> 
     assert job.json()["usage"]["cost_usd"] > 0
 
 
-def test_usage_is_private_and_every_key_only_for_operators(setup: Setup) -> None:
+def test_usage_is_private_and_every_key_only_for_operators(setup: OpenAISetup) -> None:
     with setup.server.client() as client:
         client.post("/image", json={"prompt": "mine"}, headers=OWNER)
         anonymous = client.get("/usage")

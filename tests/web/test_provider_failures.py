@@ -3,44 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fixtures import FAKE_OPENAI_KEY, LiveServer, openai_settings, start_live_server
+from tests.fixtures import FAKE_OPENAI_KEY
 from tests.problems import assert_problem
-
-
-@dataclass
-class OpenAIServer:
-    server: LiveServer
-    fake: FakeOpenAI
+from tests.web.conftest import OpenAISetup, serve_fake_openai
 
 
 @pytest.fixture(scope="module")
-def openai_server(
-    tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAI
-) -> Iterator[OpenAIServer]:
-    server = start_live_server(
-        tmp_path_factory.mktemp("openai"),
-        **openai_settings(module_fake_openai.base_url),
+def module_setup(request: pytest.FixtureRequest) -> Iterator[OpenAISetup]:
+    with serve_fake_openai(
+        request,
+        "openai",
         PIXY_OPENAI_TIMEOUT="1.5",
         # A rate-limited job is queued again for after Retry-After (tests/web/test_jobs.py);
         # with one attempt allowed, the 429 is the job's answer at once.
         PIXY_JOB_MAX_ATTEMPTS="1",
-    )
-    yield OpenAIServer(server, module_fake_openai)
-    server.stop()
+    ) as setup:
+        yield setup
 
 
-def test_success_stores_the_providers_image(openai_server: OpenAIServer) -> None:
-    with openai_server.server.client() as client:
+def test_success_stores_the_providers_image(setup: OpenAISetup) -> None:
+    with setup.server.client() as client:
         created = client.post("/image/", json={"prompt": "from the provider"})
         assert created.status_code == 200, created.text
         content = client.get(f"/image/{created.json()['guid']}/content")
     assert content.headers["content-type"] == "image/png"
-    assert openai_server.fake.requests[-1]["prompt"] == "from the provider"
+    assert setup.fake.requests[-1]["prompt"] == "from the provider"
 
 
 @pytest.mark.parametrize(
@@ -56,19 +46,13 @@ def test_success_stores_the_providers_image(openai_server: OpenAIServer) -> None
     ],
 )
 def test_provider_failures_answer_their_own_problem_and_store_nothing(
-    openai_server: OpenAIServer, scenario: str, status: int, code: str
+    setup: OpenAISetup, scenario: str, status: int, code: str
 ) -> None:
-    fake = openai_server.fake
-    fake.scenario = scenario
-    try:
-        with openai_server.server.client() as client:
-            before = len(client.get("/image/", params={"limit": 500}).json())
-            response = client.post("/image/", json={"prompt": f"fails with {scenario}"})
-            after = len(client.get("/image/", params={"limit": 500}).json())
-    finally:
-        fake.scenario = "ok"
-        fake.release.set()
-        fake.release.clear()
+    setup.fake.scenario = scenario
+    with setup.server.client() as client:
+        before = len(client.get("/image/", params={"limit": 500}).json())
+        response = client.post("/image/", json={"prompt": f"fails with {scenario}"})
+        after = len(client.get("/image/", params={"limit": 500}).json())
     body = assert_problem(response, status, code)
     assert after == before
     assert FAKE_OPENAI_KEY not in response.text
