@@ -7,6 +7,7 @@ in memory once read whole; anything else streams from the store.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import anyio.to_thread
@@ -85,18 +86,28 @@ class StoredContent:
 class ImageContent:
     """The bytes of one image as a ``ContentSource``.
 
-    ``original`` serves the image as generated. A rendition of it (a later issue) is another
-    ``ImageContent`` with its own key and an ETag that names the rendition too: everything
-    cached about a source's headers is keyed by its ETag, never by the guid alone.
+    ``original`` serves the image as generated. A rendition of it is another ``ImageContent``
+    with its own key and an ETag that names the rendition too: everything cached about a
+    source's headers is keyed by its ETag, never by the guid alone. A rendition can be made
+    again (``remake``): when its object has gone missing, it is, and served.
     """
 
-    __slots__ = ("_stored", "etag", "image", "key")
+    __slots__ = ("_remake", "_stored", "etag", "image", "key")
 
-    def __init__(self, image: ImageDetail, stored: StoredContent, *, key: str, etag: str) -> None:
+    def __init__(
+        self,
+        image: ImageDetail,
+        stored: StoredContent,
+        *,
+        key: str,
+        etag: str,
+        remake: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.image = image
         self.key = key
         self.etag = etag
         self._stored = stored
+        self._remake = remake
 
     @classmethod
     def original(cls, image: ImageDetail, stored: StoredContent) -> ImageContent:
@@ -123,8 +134,9 @@ class ImageContent:
         try:
             return await self._stored.size(self.key)
         except ContentMissing:
-            self._log_missing()
-            raise
+            if not await self._made_again():
+                raise
+        return await self._stored.size(self.key)
 
     async def open(self, byte_range: ByteRange | None = None) -> BlobStream:
         """The bytes, or the range of them asked for."""
@@ -133,13 +145,20 @@ class ImageContent:
         try:
             return await self._stored.open(self.key, byte_range)
         except ContentMissing:
-            self._log_missing()
-            raise
+            if not await self._made_again():
+                raise
+        return await self._stored.open(self.key, byte_range)
 
     async def link(self) -> ContentLink | None:
         """Where a client can fetch the bytes directly; None when the service streams them."""
         return await self._stored.link(self.key)
 
-    def _log_missing(self) -> None:
-        """Log, once per request, that an image's row exists but its bytes are gone."""
-        log.error("content_missing", guid=str(self.image.guid), key=self.key)
+    async def _made_again(self) -> bool:
+        """Make the missing bytes again if they can be (a rendition's); whether they were."""
+        if self._remake is None:
+            # Once per request: the image's row exists but its bytes are gone.
+            log.error("content_missing", guid=str(self.image.guid), key=self.key)
+            return False
+        log.warning("variant_missing", guid=str(self.image.guid), key=self.key)
+        await self._remake()
+        return True

@@ -129,7 +129,8 @@ def reconcile(
             report.renditions += 1
         else:
             report.orphan_objects.append(stored)
-    # A rendition row without its object serves a 404: reported like an image's.
+    # A rendition row without its object is made again when next read, but the store lost
+    # something: reported like an image row without its object.
     report.rows_without_objects = sorted((filenames | rendition_keys) - seen)
     moment = now or datetime.now(UTC)
     keeper = None

@@ -7,6 +7,7 @@ a worker thread; at most ``concurrency`` are made at once per process, which wit
 bounds the memory they take (about ``concurrency * max_pixels * 4`` bytes of pixels). Requests
 for a variant in the making wait for it (``SingleFlight``); replicas that make one at the same
 moment write the same bytes (fixed encoder settings) whole, and the first row recorded wins.
+A variant whose object went missing from the store is made again when it is next read.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class Variants:
             return ImageContent.original(image, self._stored)
         rendition = await self._rendition(image, width, target)
         etag = f'"{image.guid.hex}-{rendition.name}"'
-        return ImageContent(image, self._stored, key=rendition.key, etag=etag)
+        remake = partial(self._remake, image, rendition.name, width, target)
+        return ImageContent(image, self._stored, key=rendition.key, etag=etag, remake=remake)
 
     def forget(self, image: ImageDetail) -> None:
         """Drop what is known of a deleted image's renditions, and their bytes in memory."""
@@ -117,6 +119,12 @@ class Variants:
             known = await self._making.run(rendition_key(image.filename, name), make)
         self._known.put((image.guid, name), known)
         return known
+
+    async def _remake(self, image: ImageDetail, name: str, width: int, target: ImageType) -> None:
+        """Make a recorded rendition whose object went missing again. Its row stays: the same
+        settings encode the same bytes, so its size and ETag still hold."""
+        make = partial(self._make, image, name, width, target)
+        await self._making.run(rendition_key(image.filename, name), make)
 
     async def _make(
         self, image: ImageDetail, name: str, width: int, target: ImageType

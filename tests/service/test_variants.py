@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from app.core.content import ByteRange
-from app.core.exceptions import ImageTooLarge, InvalidRequest
+from app.core.exceptions import ContentMissing, ImageTooLarge, InvalidRequest
 from app.core.models import ImageDetail
 from app.data.blob_local import LocalBlobStore
 from app.data.database import Database
@@ -140,3 +140,24 @@ async def test_images_over_the_pixel_limit_get_no_variant(
         await reader.content(image.guid, width=64)
     assert store.puts == []
     assert SqlRenditionRepository(database).get(image.guid, "w64.png") is None
+
+
+async def test_a_variant_whose_object_went_missing_is_made_again(
+    database: Database, store: CountingStore
+) -> None:
+    reader = reader_on(database, store)
+    image = add_image(database, store, size=(600, 400))
+    first = await reader.content(image.guid, width=128, variant_format="webp")
+    data = await read(first)
+    store.delete(first.key)  # lost from the bucket; its row stays
+    store.puts.clear()
+
+    again = await reader.content(image.guid, width=128, variant_format="webp")
+    assert await again.size() == len(data)
+    assert await read(again) == data  # the same bytes: the ETag still names them
+    assert store.puts == [first.key]
+
+    store.delete(image.filename)  # an original cannot be made again
+    original = await reader.content(image.guid)
+    with pytest.raises(ContentMissing):
+        await read(original)
