@@ -71,7 +71,10 @@ def test_other_spellings_of_a_guid_are_not_found(server: LiveServer, image: dict
                 assert_problem(response, 404, "image_not_found")
                 assert response.headers["cache-control"] == "no-store"  # no CDN keeps it
             assert_problem(client.get(f"/jobs/{spelled}"), 404, "job_not_found")
+            assert_problem(client.get(f"/jobs/{spelled}/partials/0"), 404, "job_not_found")
+            assert_problem(client.delete(f"/image/{spelled}"), 404, "image_not_found")
         assert client.get(f"/jobs/{guid}").status_code == 200
+        assert client.get(f"/image/{guid}").status_code == 200  # no other spelling deleted it
 
 
 def test_two_idempotency_keys_are_refused(server: LiveServer) -> None:

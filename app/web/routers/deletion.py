@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.core.exceptions import InvalidRequest
 from app.web.dependencies import CallerDep, services_of
+from app.web.guids import GuidPath, require_canonical_image
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
 
@@ -37,12 +37,13 @@ async def require_no_body(request: Request) -> None:
     },
 )
 async def delete_image(
-    guid: UUID,
+    guid: GuidPath,
     request: Request,
     caller: CallerDep,
     _: Annotated[None, Depends(require_no_body)],
 ) -> Response:
     """Delete an image of the caller's (an operator key: any image) everywhere: its detail and
     content answer 404 on every replica within seconds, and no listing shows it any more."""
+    require_canonical_image(request, guid)
     await services_of(request).deletion.delete(guid, caller)
     return Response(status_code=204)

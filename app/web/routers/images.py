@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
-from uuid import UUID
+from typing import Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from app.core.exceptions import ImageNotFound, InvalidRequest
+from app.core.exceptions import InvalidRequest
 from app.core.image_types import AVIF, GIF, JPEG, PNG, WEBP
 from app.core.models import ImageDetail
 from app.web.content_delivery import CONTENT_PARAMETERS, ContentQuery, ContentResponse
 from app.web.dependencies import reader_of
-from app.web.guids import GUID_SCHEMA, is_canonical
+from app.web.guids import GuidPath, require_canonical_image
 from app.web.listing import LISTING_PARAMETERS, ListingQuery, page_links
 from app.web.problems import problem_responses
 from app.web.query_models import parse_query
@@ -39,19 +38,6 @@ _CLIENT_CLOSED_REQUEST = 499
 
 # Every type an image or a variant may be stored as: the schema names them all.
 IMAGE_CONTENT: dict[str, Any] = {kind.media_type: {} for kind in (PNG, JPEG, WEBP, GIF, AVIF)}
-
-GuidPath = Annotated[
-    UUID,
-    Path(
-        description="The image's guid, in lower case with hyphens.", json_schema_extra=GUID_SCHEMA
-    ),
-]
-
-
-def _require_canonical(request: Request, guid: UUID) -> None:
-    """One URL per image: another spelling of its guid is not found (see ``web.guids``)."""
-    if not is_canonical(request.path_params["guid"], guid):
-        raise ImageNotFound(f"guids are written in lower case with hyphens: {guid}")
 
 
 @router.get(
@@ -125,7 +111,7 @@ class _DisconnectWatch:
 @router.get("/{guid}", response_model=ImageDetail, responses=problem_responses(404, 422))
 async def get_image(guid: GuidPath, request: Request) -> Response:
     """Get what is known about one image."""
-    _require_canonical(request, guid)
+    require_canonical_image(request, guid)
     image = await reader_of(request).get(guid)
     return Response(image.json_bytes, media_type="application/json")
 
@@ -146,7 +132,7 @@ async def get_image(guid: GuidPath, request: Request) -> Response:
 async def get_image_content(guid: GuidPath, request: Request) -> Response:
     """Get the bytes of one image, or of a variant of it (width, format): cacheable forever,
     with conditional and range requests."""
-    _require_canonical(request, guid)
+    require_canonical_image(request, guid)
     query = parse_query(ContentQuery, request)
     content = await reader_of(request).content(
         guid, width=query.width, variant_format=query.variant_format

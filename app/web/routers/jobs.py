@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.core.exceptions import JobNotFound
 from app.core.jobs import Job
 from app.service.job_events import JobEvent
 from app.web.dependencies import CallerDep, jobs_of, services_of
-from app.web.guids import GUID_SCHEMA, is_canonical
+from app.web.guids import JobIdPath, require_canonical_job
 from app.web.jobs_view import job_json, job_response
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
@@ -27,22 +25,10 @@ router = APIRouter(
 )
 
 
-JobIdPath = Annotated[
-    UUID,
-    Path(description="The job's id, in lower case with hyphens.", json_schema_extra=GUID_SCHEMA),
-]
-
-
-def _require_canonical(request: Request, job_id: UUID) -> None:
-    """One URL per job: another spelling of its id is not found (see ``web.guids``)."""
-    if not is_canonical(request.path_params["job_id"], job_id):
-        raise JobNotFound(f"job ids are written in lower case with hyphens: {job_id}")
-
-
 @router.get("/{job_id}", response_model=Job)
 async def get_job(job_id: JobIdPath, request: Request, caller: CallerDep) -> Response:
     """Where a generation job stands: its image once succeeded, its problem once failed."""
-    _require_canonical(request, job_id)
+    require_canonical_job(request, job_id)
     return job_response(await jobs_of(request).get(job_id, caller=caller))
 
 
@@ -60,7 +46,7 @@ async def get_job(job_id: JobIdPath, request: Request, caller: CallerDep) -> Res
 )
 async def job_events(job_id: JobIdPath, request: Request, caller: CallerDep) -> StreamingResponse:
     """Follow a job as it moves: its status on every change and its partial renders."""
-    _require_canonical(request, job_id)
+    require_canonical_job(request, job_id)
     events = services_of(request).events
     record = await events.open(job_id, caller=caller)
     stream = events.stream(record, last_event_id=_last_event_id(request))
@@ -77,9 +63,10 @@ async def job_events(job_id: JobIdPath, request: Request, caller: CallerDep) -> 
     responses={200: {"content": {"image/png": {}}, "description": "A partial render."}},
 )
 async def job_partial(
-    job_id: UUID, index: Annotated[int, Path(ge=0, le=9)], request: Request, caller: CallerDep
+    job_id: JobIdPath, index: Annotated[int, Path(ge=0, le=9)], request: Request, caller: CallerDep
 ) -> Response:
     """A partial render of the job, as its event announced it."""
+    require_canonical_job(request, job_id)
     data, media_type = await services_of(request).events.partial(job_id, index, caller=caller)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
