@@ -97,7 +97,13 @@ _PARTIAL = (
 )
 _USAGE = (
     "SELECT text_input_tokens, image_input_tokens, output_tokens, cost_microusd"
-    " FROM images WHERE guid = :guid"
+    " FROM usage_records WHERE guid = :guid"
+)
+# Written with the image, kept when it is deleted (sql/mysql/011_usage_records.sql).
+_RECORD_USAGE = (
+    "INSERT INTO usage_records (guid, owner, model, created_at, text_input_tokens,"
+    " image_input_tokens, output_tokens, cost_microusd) VALUES (:guid, :owner, :model,"
+    " :created_at, :text_input_tokens, :image_input_tokens, :output_tokens, :cost_microusd)"
 )
 _RECENT = (
     "SELECT created_at FROM jobs WHERE owner = :owner AND created_at > :since"
@@ -200,7 +206,7 @@ class SqlJobRepository:
         return {UUID(str(row["id"])): JobStatus(row["status"]) for row in rows}
 
     def usage(self, job_id: UUID) -> JobUsage | None:
-        """What the image of a succeeded job cost, if it has one."""
+        """What the image of a succeeded job cost (also once the image was deleted)."""
         rows = self._db.fetch_all(_USAGE, {"guid": str(job_id)})
         if not rows:
             return None
@@ -367,6 +373,7 @@ class SqlJobRepository:
         try:
             with self._db.transaction() as cursor:
                 cursor.execute(self._db.prepare(INSERT_IMAGE), row)
+                cursor.execute(self._db.prepare(_RECORD_USAGE), _usage_columns(row))
                 cursor.execute(self._db.prepare(_FINISH), finish)
         except DatabaseError as exc:
             if is_duplicate_key(exc.__cause__):
@@ -443,3 +450,9 @@ def _partial(row: Row) -> JobPartial:
         key=str(row["object_key"]),
         media_type=str(row["media_type"]),
     )
+
+
+def _usage_columns(image: Row) -> Row:
+    """The ``usage_records`` parameters of an image row's parameters."""
+    names = ("guid", "owner", "model", "created_at", "text_input_tokens", "image_input_tokens")
+    return {name: image[name] for name in (*names, "output_tokens", "cost_microusd")}

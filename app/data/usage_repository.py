@@ -1,4 +1,5 @@
-"""Usage in SQL: the images table summed by key, model and UTC day."""
+"""Usage in SQL: ``usage_records`` (one row per image generated, deleted ones included) summed
+by key, model and UTC day."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class SqlUsageRepository:
     def usage(
         self, *, owner: str | None, since: datetime | None, until: datetime | None
     ) -> list[UsageRow]:
-        """Sums of the images of ``owner`` (every owner when None) in ``[since, until)``."""
+        """Sums of the images ``owner`` made (every owner when None) in ``[since, until)``."""
         conditions: list[str] = []
         params: dict[str, Any] = {}
         if owner is not None:
@@ -41,7 +42,7 @@ class SqlUsageRepository:
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         day = _DAY[self._db.dialect]
         sql = (
-            f"SELECT owner, model, {day} AS day, {_SUMS} FROM images{where}"  # noqa: S608 - constant
+            f"SELECT owner, model, {day} AS day, {_SUMS} FROM usage_records{where}"  # noqa: S608 - constant
             f" GROUP BY owner, model, {day}"
         )
         return [_usage_row(row) for row in self._db.fetch_all(sql, params)]

@@ -7,6 +7,7 @@ client leaves, the job goes on. An Idempotency-Key names one job per owner on ev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable
@@ -138,10 +139,12 @@ class JobService:
         return await self.view(record)
 
     async def view(self, record: JobRecord) -> Job:
-        """What a client sees of a job: its image once succeeded, its problem once failed."""
+        """What a client sees of a job: its image once succeeded (``None`` once that image was
+        deleted), what it cost, and its problem once failed."""
         image, usage = None, None
         if record.status is JobStatus.SUCCEEDED:
-            image = await self.image_of(record)
+            with contextlib.suppress(ImageNotFound):
+                image = await self.image_of(record)
             usage = await anyio.to_thread.run_sync(self._jobs.usage, record.id)
         return Job(
             id=record.id,
@@ -155,12 +158,9 @@ class JobService:
         )
 
     async def image_of(self, record: JobRecord) -> ImageDetail:
-        """The image a succeeded job made."""
-        try:
-            return await anyio.to_thread.run_sync(self._images.get, record.id)
-        except ImageNotFound:
-            log.error("job_image_missing", job=str(record.id))
-            raise
+        """The image a succeeded job made; ``ImageNotFound`` once it was deleted (a job's image
+        is written with its success, so nothing else takes it away)."""
+        return await anyio.to_thread.run_sync(self._images.get, record.id)
 
     async def wait(self, job_id: UUID, *, seconds: float) -> JobRecord:
         """The job once it has finished, or as it stands after ``seconds``.

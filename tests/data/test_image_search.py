@@ -193,7 +193,7 @@ def test_rows_made_before_the_folded_prompt_are_found_after_the_migration(
     repository = SqlImageRepository(database)
     add_all(repository, ["Ein GROSSER Café am See", "a goose"])
 
-    assert init_database(database)[-1] == "010_prompt_folded.sql"
+    assert "010_prompt_folded.sql" in init_database(database)
     add_all(repository, ["CAFÉ NOIR, new"])
     for search in (ImageFilter(prompt="am"), ImageFilter(prompt_contains="grosser cafe")):
         assert {image.prompt for image in listed(repository, search, limit=9)} == {

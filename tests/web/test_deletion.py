@@ -3,6 +3,8 @@ with a folder and on MySQL with moto's S3."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +97,29 @@ def test_the_owner_deletes_the_image_its_variants_and_partials(place: Place) -> 
         assert count_rows(place.database_url, table, column, guid) == 0
     assert count_rows(place.database_url, "job_partials", "job_id", guid) == 0
     assert count_rows(place.database_url, "deleted_objects", "kind", "object") == 0
+
+
+def test_a_deleted_images_job_and_cost_stay_readable(place: Place) -> None:
+    """The job of a deleted image still answers (succeeded, no image); its event stream ends
+    cleanly; what it cost stays in /usage."""
+    with place.server.client() as client:
+        before = client.get("/usage", headers=OWNER).json()["total"]["images"]
+        guid = make_image(place.server, "made, then taken down")["guid"]
+        assert client.delete(f"/image/{guid}", headers=OWNER).status_code == 204
+        job = client.get(f"/jobs/{guid}", headers=OWNER)
+        events = client.get(f"/jobs/{guid}/events", headers=OWNER)
+        final_id = re.findall(r"^id: (\d+)$", events.text, re.MULTILINE)[-1]
+        again = client.get(f"/jobs/{guid}/events", headers={**OWNER, "Last-Event-ID": final_id})
+        after = client.get("/usage", headers=OWNER).json()["total"]["images"]
+    assert job.status_code == 200, job.text
+    assert job.json()["status"] == "succeeded"
+    assert job.json()["image"] is None and job.json()["usage"] is not None
+    assert events.status_code == 200
+    status = json.loads(re.findall(r"^data: (.*)$", events.text, re.MULTILINE)[-1])
+    assert (status["status"], status["image"]) == ("succeeded", None)
+    assert again.status_code == 204  # an EventSource stops reconnecting
+    assert after == before + 1
+    assert not any("Traceback" in line for line in place.server.log_lines())
 
 
 def test_another_key_gets_404_and_the_image_stays(place: Place) -> None:

@@ -6,9 +6,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
 
+from app.core.exceptions import PixyProxyException
 from app.core.jobs import Job
 from app.service.job_events import JobEvent
 from app.web.dependencies import CallerDep, jobs_of, services_of
@@ -16,6 +18,8 @@ from app.web.guids import JobIdPath, require_canonical_job
 from app.web.jobs_view import job_json, job_response
 from app.web.problems import problem_responses
 from app.web.request_log import LoggedRoute
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(
     prefix="/jobs",
@@ -41,15 +45,20 @@ async def get_job(job_id: JobIdPath, request: Request, caller: CallerDep) -> Res
             "description": "Server-Sent Events: `status` (the Job) first and on every change, "
             "`partial_image` when the provider streams a render; ends after the final status. "
             "Send `Last-Event-ID` to resume after an event.",
-        }
+        },
+        204: {"description": "The job ended and the client saw its final status: nothing more."},
     },
 )
-async def job_events(job_id: JobIdPath, request: Request, caller: CallerDep) -> StreamingResponse:
+async def job_events(job_id: JobIdPath, request: Request, caller: CallerDep) -> Response:
     """Follow a job as it moves: its status on every change and its partial renders."""
     require_canonical_job(request, job_id)
     events = services_of(request).events
     record = await events.open(job_id, caller=caller)
-    stream = events.stream(record, last_event_id=_last_event_id(request))
+    last_event_id = _last_event_id(request)
+    if last_event_id is not None and record.status.terminal and record.revision <= last_event_id:
+        # An EventSource reconnects after every stream that ends, until it is answered 204.
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    stream = events.stream(record, last_event_id=last_event_id)
     return StreamingResponse(
         _server_sent(stream),
         media_type="text/event-stream",
@@ -81,10 +90,15 @@ def _last_event_id(request: Request) -> int | None:
 
 async def _server_sent(events: AsyncIterator[JobEvent | None]) -> AsyncIterator[bytes]:
     yield b"retry: 3000\n\n"
-    async for event in events:
-        if event is None:
-            yield b": keep-alive\n\n"
-            continue
-        data = event.data
-        body = job_json(data) if isinstance(data, Job) else json.dumps(data).encode()
-        yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), body)
+    try:
+        async for event in events:
+            if event is None:
+                yield b": keep-alive\n\n"
+                continue
+            data = event.data
+            body = job_json(data) if isinstance(data, Job) else json.dumps(data).encode()
+            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), body)
+    except PixyProxyException as exc:
+        # The answer has begun: no problem can be sent. The stream ends cleanly, and the client
+        # reconnects with Last-Event-ID (to another replica, or once the database is back).
+        log.warning("job_events_ended", error=exc.code, detail=exc.detail)
