@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import start_http_server
+from pydantic import ValidationError
 
 from app.core.exceptions import ConfigurationError, PixyProxyException
 from app.core.log_setup import configure_logging
@@ -149,7 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("backfill", help="measure images made before dimensions were recorded")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for line in settings_errors(exc):
+            print(f"pixyproxy: {line}", file=sys.stderr)
+        return 2
     try:
         if args.command == "reconcile":
             return run_reconcile(settings, fix=args.fix, grace_seconds=args.grace_seconds)
@@ -159,6 +165,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pixyproxy: {exc.detail}", file=sys.stderr)
         return 2
     return serve(settings)
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """Each refused setting as the variable the user set and why (values are never repeated:
+    one may be a secret)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        reason = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:
+            lines.append(reason)  # a rule between settings: its message names them
+            continue
+        name = str(error["loc"][0]).upper()
+        variable = name if name.startswith(("PIXY_", "OPENAI_")) else f"PIXY_{name}"
+        lines.append(f"{variable}: {reason}")
+    return lines
 
 
 def run_backfill(settings: Settings) -> int:

@@ -362,7 +362,14 @@ def runner_identity() -> str:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     settings.check_exposure()
-    data = await anyio.to_thread.run_sync(open_data, settings)
+    try:
+        data = await anyio.to_thread.run_sync(open_data, settings)
+    except PixyProxyException as exc:
+        # What went wrong, and the driver's own words for it, on one line (log only: the
+        # cause may name hosts and users).
+        cause = exc.__cause__
+        log.error("startup_failed", error=exc.code, detail=exc.detail, cause=cause and str(cause))
+        raise
     generator = build_generator(settings)
     services = _build_services(settings, data, generator)
     app.state.services = services

@@ -149,7 +149,29 @@ def configure_logging(*, log_format: str = "text", level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.error").addFilter(_KNOWN_FAILURE_LAST_LINE)  # once, if again
     logging.getLogger("uvicorn.access").disabled = True  # PixyProxy logs each request itself
+
+
+class _KnownFailureLastLine(logging.Filter):
+    """Shortens a traceback that uvicorn logs as its message to the last line, when that line is
+    one of PixyProxy's own errors.
+
+    A start-up that fails reaches uvicorn as the whole traceback text (Starlette formats it),
+    one multi-kilobyte line in this format. An error of ours was logged already, with its cause,
+    as ``startup_failed``: its last line says the rest. Anything else keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Traceback (most recent call last):"):
+            last = message.rstrip().rsplit("\n", 1)[-1]
+            if last.startswith("app.core.exceptions."):
+                record.msg, record.args = last, ()
+        return True
+
+
+_KNOWN_FAILURE_LAST_LINE = _KnownFailureLastLine()
 
 
 def bind_request(**values: Any) -> Mapping[str, Any]:

@@ -570,7 +570,19 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
             conv=_MYSQL_CONVERSIONS,
         )
     except pymysql.err.MySQLError as exc:
-        raise DatabaseUnavailable("the database is unreachable") from exc
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        raise DatabaseUnavailable(
+            _CONNECT_REFUSALS.get(code, "the database is unreachable")
+        ) from exc
+
+
+# Why a MySQL server refused a new connection, in words an operator can act on (and that name
+# no host, user or password: the detail may reach a client in a 503).
+_CONNECT_REFUSALS = {
+    1044: "the database user may not use the database named in PIXY_DATABASE_URL",
+    1045: "the database refused the user or password in PIXY_DATABASE_URL",
+    1049: "the database named in PIXY_DATABASE_URL does not exist: create it first",
+}
 
 
 def _connect_sqlite(path: str) -> sqlite3.Connection:
