@@ -49,6 +49,7 @@ from app.service.cursors import CursorCodec
 from app.service.deletion import ImageDeletion
 from app.service.deletion_cleanup import Cleanups
 from app.service.generation import ImageKeeper
+from app.service.generators import offline
 from app.service.generators.offline import OfflineImageGenerator
 from app.service.generators.openai import OpenAIImageGenerator
 from app.service.image_reading import ImageReader
@@ -151,7 +152,7 @@ def build_linker(settings: Settings, presigner: Presigner | None) -> ContentLink
 def build_generator(settings: Settings) -> ImageGenerator:
     """The generator that ``PIXY_GENERATOR`` names."""
     if settings.generator == "offline":
-        return OfflineImageGenerator()
+        return OfflineImageGenerator(size=settings.openai_size)
     api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     if not api_key:
         raise ConfigurationError("PIXY_GENERATOR=openai needs OPENAI_API_KEY")
@@ -168,6 +169,28 @@ def build_generator(settings: Settings) -> ImageGenerator:
     )
     return OpenAIImageGenerator(
         client, size=settings.openai_size, partial_images=settings.partial_images
+    )
+
+
+def build_catalog(settings: Settings) -> ModelCatalog:
+    """What a POST may ask of the generator ``PIXY_GENERATOR`` names.
+
+    The offline generator offers itself alone, as the model its images record, with what it
+    honours: a POST naming an OpenAI model there is refused rather than drawn offline.
+    """
+    if settings.generator == "offline":
+        return ModelCatalog(
+            models=(offline.MODEL,),
+            sizes=settings.openai_model_sizes,
+            prices={},
+            qualities=offline.QUALITIES,
+            backgrounds=offline.BACKGROUNDS,
+            applied_quality=offline.QUALITIES[0],
+        )
+    return ModelCatalog(
+        models=settings.models(),
+        sizes=settings.openai_model_sizes,
+        prices=settings.openai_prices,
     )
 
 
@@ -265,11 +288,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         if runner is not None:
             runner.wake()
 
-    catalog = ModelCatalog(
-        models=settings.models(),
-        sizes=settings.openai_model_sizes,
-        prices=settings.openai_prices,
-    )
+    catalog = build_catalog(settings)
     jobs = JobService(
         jobs=jobs_repository,
         images=data.images,

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.core.webhooks import parse_webhook_url
 
@@ -111,7 +111,8 @@ class ImageCreate(BaseModel):
         default=None,
         min_length=1,
         max_length=64,
-        description="One of `PIXY_OPENAI_MODELS` (default: the first).",
+        description="One of the models `GET /models` lists (default: the first): "
+        "`PIXY_OPENAI_MODELS`, or `offline` with the offline generator.",
     )
     webhook_url: str | None = Field(
         default=None,
@@ -138,14 +139,27 @@ class ImageCreate(BaseModel):
             parse_webhook_url(url)
         return url
 
-    @model_validator(mode="after")
-    def _possible(self) -> ImageCreate:
-        lossy = self.output_format in ("jpeg", "webp")
-        if self.output_compression is not None and not lossy:
+    # The combinations are checked on the later field of each pair, which then names it in the
+    # error (``["body", "background"]``): a model validator could only name the whole body.
+    # Fields are validated in the order declared, so ``output_format`` is known by then; when it
+    # was itself refused, its own error says so and the pair is not judged.
+    @field_validator("output_compression")
+    @classmethod
+    def _compression_is_lossy(cls, compression: int | None, info: ValidationInfo) -> int | None:
+        if "output_format" not in info.data:
+            return compression
+        if compression is not None and info.data["output_format"] not in ("jpeg", "webp"):
             raise ValueError("output_compression is for output_format jpeg or webp only")
-        if self.background == "transparent" and self.output_format == "jpeg":
+        return compression
+
+    @field_validator("background")
+    @classmethod
+    def _transparent_format(
+        cls, background: Background | None, info: ValidationInfo
+    ) -> Background | None:
+        if background == "transparent" and info.data.get("output_format", "png") == "jpeg":
             raise ValueError("background transparent needs output_format png or webp")
-        return self
+        return background
 
     def options(self) -> dict[str, str | int]:
         """The generation options that were given (the prompt and the webhook aside)."""
@@ -169,7 +183,11 @@ class ImageDetail(BaseModel):
     height: int | None = Field(default=None, description="In pixels.")
     bytes: int | None = Field(default=None, description="The size of the content.")
     model: str | None = Field(default=None, description="The model that made it.")
-    quality: str | None = Field(default=None, description="The quality it was asked at.")
+    quality: str | None = Field(
+        default=None,
+        description="The quality it was asked at (the offline generator's `auto` when none"
+        " was); null: none was, and the provider's own default applied.",
+    )
 
     @cached_property
     def json_bytes(self) -> builtins.bytes:  # "bytes" alone is the field here

@@ -39,8 +39,18 @@ class GenerationChoices(BaseModel):
     backgrounds: list[str]
 
 
+QUALITIES: tuple[str, ...] = get_args(Quality)
+BACKGROUNDS: tuple[str, ...] = get_args(Background)
+
+
 class ModelCatalog:
-    """The models clients may ask for (the default first), their sizes and their prices."""
+    """The models clients may ask for (the default first), their sizes and their prices.
+
+    A generator that honours fewer qualities or backgrounds than OpenAI (the offline one) lists
+    only those: the others are refused rather than ignored. ``applied_quality`` is the quality
+    recorded when a POST names none, for a generator that knows what it applies; without it
+    nothing is recorded (or sent), and the provider's own default applies.
+    """
 
     def __init__(
         self,
@@ -48,10 +58,16 @@ class ModelCatalog:
         models: Sequence[str],
         sizes: Mapping[str, Sequence[str]],
         prices: Mapping[str, Price],
+        qualities: Sequence[str] = QUALITIES,
+        backgrounds: Sequence[str] = BACKGROUNDS,
+        applied_quality: str | None = None,
     ) -> None:
         self.models = tuple(models)
         self._sizes = {model: tuple(sizes.get(model, STANDARD_SIZES)) for model in self.models}
         self._prices = dict(prices)
+        self._qualities = tuple(qualities)
+        self._backgrounds = tuple(backgrounds)
+        self._applied_quality = applied_quality
 
     def resolve(self, request: ImageCreate) -> GenerationRequest:
         """The generation ``request`` asks for, or ``InvalidRequest`` saying what is not made."""
@@ -61,11 +77,17 @@ class ModelCatalog:
         if request.size is not None and request.size not in self._sizes[model]:
             sizes = ", ".join(self._sizes[model])
             raise _refused("size", f"{model} makes these sizes: {sizes}")
+        if request.quality is not None and request.quality not in self._qualities:
+            qualities = ", ".join(self._qualities)
+            raise _refused("quality", f"{model} makes these qualities: {qualities}")
+        if request.background is not None and request.background not in self._backgrounds:
+            backgrounds = ", ".join(self._backgrounds)
+            raise _refused("background", f"{model} makes these backgrounds: {backgrounds}")
         return GenerationRequest(
             prompt=request.prompt,
             model=model,
             size=request.size,
-            quality=request.quality,
+            quality=request.quality or self._applied_quality,
             output_format=request.output_format,
             output_compression=request.output_compression,
             background=request.background,
@@ -78,9 +100,9 @@ class ModelCatalog:
                 ModelChoice(name=model, sizes=list(self._sizes[model]), default=index == 0)
                 for index, model in enumerate(self.models)
             ],
-            qualities=list(get_args(Quality)),
+            qualities=list(self._qualities),
             formats=list(get_args(OutputFormat)),
-            backgrounds=list(get_args(Background)),
+            backgrounds=list(self._backgrounds),
         )
 
     def cost_microusd(self, model: str, usage: TokenUsage) -> int:

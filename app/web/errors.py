@@ -22,6 +22,8 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "request_too_large",
 }
+# What pydantic writes before the message of a ValueError raised by a validator.
+_VALUE_ERROR_PREFIX = "Value error, "
 # FastAPI's own words for a body it could not read ("There was an error parsing the body").
 _INVALID_BODY = "the body could not be read as JSON: it is not UTF-8, or it is nested too deeply"
 
@@ -115,6 +117,11 @@ def _validation_error(error: Any) -> dict[str, Any]:
     # The offending input is not echoed back: it may be large, or hold something secret.
     return {
         "loc": list(error.get("loc", ())),
-        "msg": error.get("msg", ""),
+        "msg": _without_prefix(error.get("msg", "")),
         "type": error.get("type", ""),
     }
+
+
+def _without_prefix(message: str) -> str:
+    """A validator's own words: pydantic puts ``Value error, `` before a ``ValueError``'s."""
+    return message.removeprefix(_VALUE_ERROR_PREFIX)

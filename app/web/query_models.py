@@ -2,13 +2,15 @@
 
 FastAPI checks declared query parameters one by one, with type introspection for each on every
 request: for the listing's ten that was a quarter of its cost, for content's one a twentieth.
-A route reads its query with ``parse_query`` and documents it with ``openapi_parameters``;
-errors are the same 422 as FastAPI's own, located at ``("query", name)``.
+A route reads its query with ``parse_query`` and documents it with ``openapi_parameters``, so
+what is documented is what is accepted; errors are the same 422 as FastAPI's own, located at
+``("query", name)``, for a parameter the route does not take as for a bad value.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
@@ -32,14 +34,38 @@ def iso_moment(value: object) -> object:
 
 
 def parse_query(model: type[Query], request: Request) -> Query:
-    """The request's query as ``model``; parameters the model does not name are ignored."""
+    """The request's query as ``model``; a parameter the model does not name is refused.
+
+    As a body's unknown field is: a misspelt filter (``promt=duck``) ignored would answer with
+    every image, which reads as a match. The names are those the schema declares (aliases),
+    so a field's Python name (``from_``) is unknown too.
+    """
+    query = dict(request.query_params)
+    accepted = _names(model)
+    errors: list[dict[str, Any]] = [
+        {
+            "loc": ("query", name),
+            "msg": f"unknown parameter; this endpoint takes {', '.join(accepted)}",
+            "type": "extra_forbidden",
+        }
+        for name in query
+        if name not in accepted
+    ]
     try:
-        return model.model_validate(dict(request.query_params))
+        parsed = model.model_validate(query)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        raise RequestValidationError(
-            [{**error, "loc": ("query", *error["loc"])} for error in errors]
-        ) from exc
+        found = exc.errors(include_url=False, include_context=False, include_input=False)
+        errors += [{**error, "loc": ("query", *error["loc"])} for error in found]
+        raise RequestValidationError(errors) from exc
+    if errors:
+        raise RequestValidationError(errors)
+    return parsed
+
+
+@cache
+def _names(model: type[BaseModel]) -> tuple[str, ...]:
+    """The parameters ``model`` takes, as a query spells them."""
+    return tuple(field.alias or name for name, field in model.model_fields.items())
 
 
 def openapi_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:

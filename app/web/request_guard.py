@@ -16,8 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.exceptions import InvalidRequest, QueryTooLong, RequestTooLarge
 
 # Enough for the longest filter a listing takes (4,000 characters of up to 12 bytes each once
-# percent-encoded: 48,000) and its other parameters; the listing has ten, so 64 leaves room for
-# clients' own. uvicorn's httptools parser refuses a request line of 64 KiB itself, with a 400.
+# percent-encoded: 48,000) and its other parameters. The listing takes twelve and a route refuses
+# any it does not take (``parse_query``): 64 only bounds the parsing here, before any route runs.
+# uvicorn's httptools parser refuses a request line of 64 KiB itself, with a 400.
 MAX_QUERY_BYTES = 48 * 1024
 MAX_QUERY_PARAMETERS = 64
 

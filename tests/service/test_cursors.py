@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from app.core.exceptions import InvalidRequest
-from app.service.cursors import CursorCodec
+from app.service.cursors import REFUSED, CursorCodec
 
 
 def test_round_trip_and_opacity() -> None:
@@ -33,8 +33,13 @@ def test_edited_cursors_are_refused(mangle: Callable[[str], str]) -> None:
     cursor = codec.encode(uuid4())
     edited = mangle(cursor)
     assert edited != cursor
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidRequest) as refused:
         codec.decode(edited)
+    # In the words and at the place the listing's own check of a cursor's shape uses.
+    assert refused.value.detail == REFUSED
+    assert refused.value.extra["errors"] == [
+        {"loc": ["query", "cursor"], "msg": REFUSED, "type": "value_error"}
+    ]
 
 
 def test_other_secret_refuses() -> None:

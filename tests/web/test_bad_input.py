@@ -135,3 +135,67 @@ def test_health_is_outside_auth_and_logged(tmp_path_factory: pytest.TempPathFact
     for response, function in ((alive, "healthz"), (ready, "readyz")):
         rid = response.headers["x-request-id"]
         assert f"{rid} " in log and f"[{function}:" in log
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/image/?colour=red", "colour"),
+        ("/image?promt=duck", "promt"),
+        ("/image/?limit=2&Prompt=duck", "Prompt"),  # names are case-sensitive, as in the schema
+        ("/usage?form=2026-12-01", "form"),
+        ("/usage?from_=2026-12-01", "from_"),  # the field's Python name is not its parameter
+        ("/image/{guid}/content?width=64&fromat=webp", "fromat"),
+        ("/image/{guid}/content?variant_format=webp", "variant_format"),
+    ],
+)
+def test_a_parameter_the_route_does_not_take_is_named_in_a_422(
+    server: LiveServer, path: str, name: str
+) -> None:
+    """As an unknown body field is: ignored, a misspelt filter would list every image."""
+    with server.client() as client:
+        guid = client.post("/image/", json={"prompt": "a parameter test"}).json()["guid"]
+        url = path.format(guid=guid)
+        response = client.get(url)
+        head = client.head(url)
+    body = assert_problem(response, 422, "invalid_request")
+    assert [error["loc"] for error in body["errors"]] == [["query", name]]
+    assert body["errors"][0]["type"] == "extra_forbidden"
+    assert body["errors"][0]["msg"].startswith("unknown parameter; this endpoint takes ")
+    assert head.status_code == 422
+
+
+def test_every_parameter_the_schema_declares_is_taken(server: LiveServer) -> None:
+    """The check and the schema name the same parameters: one list, from the query models."""
+    values = {"width": "64", "format": "webp", "redirect": "false", "limit": "1", "count": "true"}
+    values |= {"from": "2026-01-01", "to": "2026-01-02", "key": "anonymous"}
+    values |= {"created_after": "2020-01-01", "created_before": "2999-01-01", "offset": "0"}
+    values |= {"guid": "00000000-0000-0000-0000-000000000000", "media_type": "image/png"}
+    with server.client() as client:
+        guid = client.post("/image/", json={"prompt": "every parameter"}).json()["guid"]
+        paths = client.get("/openapi.json").json()["paths"]
+        for path in ("/image", "/usage", "/image/{guid}/content"):
+            names = [p["name"] for p in paths[path]["get"]["parameters"] if p["in"] == "query"]
+            query = {name: values.get(name, "x") for name in names if name != "cursor"}
+            if path == "/image":  # every filter at once: the image must match them all
+                query |= {"prompt": "every", "prompt_contains": "every", "guid": guid}
+                query |= {"filename": f"{guid}.png", "model": "offline"}
+            response = client.get(path.format(guid=guid), params=query)
+            assert response.status_code == 200, (path, response.text)
+            if path == "/image":
+                assert [image["guid"] for image in response.json()] == [guid]
+
+
+def test_a_usage_range_that_ends_before_it_starts_is_a_422(server: LiveServer) -> None:
+    with server.client() as client:
+        reversed_range = client.get("/usage", params={"from": "2026-12-02", "to": "2026-12-01"})
+        # The same moment in two offsets: an empty range, not a reversed one.
+        empty = client.get(
+            "/usage", params={"from": "2026-12-01T05:00:00+05:00", "to": "2026-12-01T00:00:00Z"}
+        )
+    body = assert_problem(reversed_range, 422, "invalid_request")
+    assert body["errors"] == [
+        {"loc": ["query", "to"], "msg": "to must not be before from", "type": "value_error"}
+    ]
+    assert empty.status_code == 200, empty.text
+    assert empty.json()["total"]["images"] == 0

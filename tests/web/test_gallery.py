@@ -302,9 +302,10 @@ def test_generating_with_options_makes_that_format_and_size(
     assert _option_labels(page, "size") == [
         *("default", "auto", "1024x1024", "1536x1024", "1024x1536"),
     ]
-    assert _option_labels(page, "quality") == ["auto (default)", "low", "medium", "high"]
+    # What the offline generator honours: one quality, and opaque pictures only.
+    assert _option_labels(page, "quality") == ["auto (default)"]
     assert _option_labels(page, "output-format") == ["png (default)", "jpeg", "webp"]
-    assert _option_labels(page, "background") == ["auto (default)", "opaque", "transparent"]
+    assert _option_labels(page, "background") == ["auto (default)", "opaque"]
     assert page.locator("#compression-field").is_hidden()
     page.select_option("#output-format", "webp")
     assert page.locator("#compression-field").is_visible()
@@ -380,8 +381,9 @@ def test_an_impossible_combination_shows_the_problem(
     page.locator("#error").wait_for()
     assert page.locator("#error-title").text_content() == "Invalid request"
     assert page.locator("#error-list li").all_text_contents() == [
-        "background transparent needs output_format png or webp"
+        "background: background transparent needs output_format png or webp"
     ]
+    assert page.locator("#background").get_attribute("aria-invalid") == "true"
     assert len(module_fake_openai.requests) == asked_before  # nothing was billed
     assert page.locator("#grid li .caption", has_text="a transparent jpeg").count() == 0
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -159,6 +159,33 @@ def test_a_tampered_cursor_is_422(seeded: tuple[LiveServer, list[dict[str, str]]
     assert good.status_code == 200
     assert_problem(bad, 422, "invalid_request")
     assert_problem(both, 422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c[:20] + ("B" if c[20] == "A" else "A") + c[21:],  # the signature notices
+        lambda c: c[:-1] + "B",  # the pattern notices: the last character carries 2 bits
+        lambda c: c[:-1],
+        lambda c: c + "A",
+    ],
+    ids=["middle", "last", "shortened", "lengthened"],
+)
+def test_every_edit_of_a_cursor_is_told_the_same(
+    seeded: tuple[LiveServer, list[dict[str, str]]], edit: Callable[[str], str]
+) -> None:
+    server, _ = seeded
+    with server.client() as client:
+        cursor = links(client.get("/image/", params={"limit": 1}))["next"].split("cursor=")[1]
+        response = client.get("/image/", params={"limit": 1, "cursor": edit(cursor)})
+    body = assert_problem(response, 422, "invalid_request")
+    assert body["errors"] == [
+        {
+            "loc": ["query", "cursor"],
+            "msg": "the cursor is malformed or was altered",
+            "type": "value_error",
+        }
+    ]
 
 
 def test_limits_at_the_bounds(seeded: tuple[LiveServer, list[dict[str, str]]]) -> None:

@@ -5,20 +5,29 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import re
 import textwrap
 from functools import partial
 
 import anyio.to_thread
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from app.core.exceptions import ConfigurationError
 from app.core.generation import GeneratedImage, GenerationRequest
 from app.core.interfaces import Admit, OnPartial
 
 SIZE = 512
+"""The side of the square ``draw_image`` draws when given no dimensions."""
 MODEL = "offline"
-"""The model an offline image records: whatever model was asked for, this one drew it."""
-"""The side of the square drawn when no size (or ``auto``) is asked for."""
+"""The one model the offline generator offers, and the one its images record."""
+QUALITIES = ("auto",)
+"""It has no quality levels: ``auto`` alone, recorded as what was applied."""
+BACKGROUNDS = ("auto", "opaque")
+"""It draws every picture opaque: a transparent one is refused, not silently made opaque."""
+DEFAULT_SIZE = "1024x1024"
+"""What ``auto`` (or no size) draws when the default size setting is itself ``auto``."""
 _TEXTURE_CELLS = 48
+_DIMENSIONS = re.compile(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})")
 
 
 def draw_image(
@@ -108,21 +117,31 @@ def _write_prompt(image: Image.Image, prompt: str) -> None:
         draw.text((16, top + number * line_height), line, font=font, fill=(255, 255, 255, 255))
 
 
-def _dimensions(size: str | None) -> tuple[int, int]:
-    if size is None or size == "auto":
-        return SIZE, SIZE
-    width, _, height = size.partition("x")
-    return int(width), int(height)
+def _dimensions(size: str | None) -> tuple[int, int] | None:
+    """The width and height ``size`` names; None for ``auto``, no size, or no such shape."""
+    found = _DIMENSIONS.fullmatch(size or "")
+    return (int(found[1]), int(found[2])) if found else None
 
 
 class OfflineImageGenerator:
-    """The ``ImageGenerator`` used by default: same prompt, same picture, no network."""
+    """The ``ImageGenerator`` used by default: same prompt, same picture, no network.
+
+    Without a size (or with ``auto``) it draws ``size``: the default size setting, which a POST
+    without one gets from OpenAI too.
+    """
+
+    def __init__(self, *, size: str = DEFAULT_SIZE) -> None:
+        default = _dimensions(DEFAULT_SIZE if size == "auto" else size)
+        if default is None:
+            raise ConfigurationError(f"PIXY_OPENAI_SIZE must be auto or WIDTHxHEIGHT, not {size}")
+        self._default = default
 
     async def generate(
         self, request: GenerationRequest, admit: Admit, on_partial: OnPartial | None = None
     ) -> GeneratedImage:
         """Draw the picture in the thread pool (drawing is CPU work); it costs nothing."""
-        width, height = _dimensions(request.size)
+        # A WIDTHxHEIGHT was checked against the catalog's sizes when the job was made.
+        width, height = _dimensions(request.size) or self._default
         side = max(width, height)
         await admit(side * side * 4 * 3)  # RGBA layers composed while drawing, then encoding
         draw = partial(

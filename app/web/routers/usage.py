@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.core.models import in_utc
 from app.core.usage import UsageReport
@@ -52,6 +52,16 @@ class UsageQuery(BaseModel):
     @classmethod
     def _in_utc(cls, moment: datetime | None) -> datetime | None:
         return in_utc(moment)
+
+    # After ``_in_utc``, so both moments are in UTC; an empty range (equal ends) is a question
+    # with an answer, a reversed one a mistake that would read as "nothing was made".
+    @field_validator("to")
+    @classmethod
+    def _not_before_from(cls, to: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("from_")
+        if to is not None and since is not None and to < since:
+            raise ValueError("to must not be before from")
+        return to
 
 
 @router.get(

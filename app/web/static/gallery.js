@@ -295,7 +295,7 @@ function openViewer(image) {
 // A problem's `errors` say what was wrong and where: each becomes a line, and the field it names
 // is marked invalid.
 function errorMessage(error) {
-  return String(error.msg || "").replace(/^Value error, /, "");
+  return String(error.msg || "");
 }
 
 function errorLine(error) {
