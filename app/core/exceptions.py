@@ -19,6 +19,7 @@ problem; lower layers raise them without knowing anything about HTTP frameworks.
     ├── Forbidden                    403 forbidden                the key may not do this
     ├── ImageNotFound                404 image_not_found          no image has that guid
     ├── JobNotFound                  404 job_not_found            no job of the caller's has that id
+    ├── PartialNotFound              404 partial_not_found        no such partial render of the job
     ├── ContentMissing               404 content_missing          a row whose bytes are gone
     ├── RangeNotSatisfiable          416 range_not_satisfiable    a Range outside the object
     ├── ServiceUnavailable           503 service_unavailable      a dependency is down
@@ -181,6 +182,14 @@ class JobNotFound(PixyProxyException):
     status = 404
     code = "job_not_found"
     title = "Job not found"
+
+
+class PartialNotFound(PixyProxyException):
+    """Raised when the caller's job recorded no partial render of the requested index."""
+
+    status = 404
+    code = "partial_not_found"
+    title = "Partial render not found"
 
 
 class ContentMissing(PixyProxyException):

@@ -22,7 +22,7 @@ import anyio.to_thread
 import structlog
 
 from app.core.callers import Caller
-from app.core.exceptions import JobNotFound
+from app.core.exceptions import JobNotFound, PartialNotFound
 from app.core.interfaces import JobRepository
 from app.core.jobs import Job, JobRecord
 from app.service.job_watcher import JobWatcher
@@ -69,7 +69,7 @@ class JobEvents:
         await self.open(job_id, caller=caller)
         found = await anyio.to_thread.run_sync(self._jobs.partial, job_id, index)
         if found is None:
-            raise JobNotFound(f"job {job_id} has no partial image {index}")
+            raise PartialNotFound(f"job {job_id} has no partial image {index}")
         data = await anyio.to_thread.run_sync(self._read, found.key)
         return data, found.media_type
 

@@ -147,7 +147,7 @@ def test_events_are_the_owners_only_and_bad_ids_are_refused(
     assert_problem(anonymous, 401, "not_authenticated")
     assert_problem(missing, 404, "job_not_found")
     assert_problem(malformed, 422, "invalid_request")
-    assert_problem(no_partial, 404, "job_not_found")
+    assert_problem(no_partial, 404, "partial_not_found")
     assert_problem(bad_index, 422, "invalid_request")
 
 
