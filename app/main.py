@@ -34,7 +34,7 @@ from app.core.settings import Settings, get_settings, webhook_key
 from app.data.blob_local import LocalBlobStore
 from app.data.blob_s3 import S3BlobStore
 from app.data.cdn_cloudfront import CloudFrontInvalidator
-from app.data.database import Database, open_database
+from app.data.database import Database, open_database, refusal_hint
 from app.data.deletion_repository import SqlDeletionRepository
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
@@ -62,6 +62,7 @@ from app.service.readiness import Readiness
 from app.service.retention import RetentionSweep
 from app.service.services import Services
 from app.service.usage import UsageService
+from app.service.usage_catch_up import UsageCatchUp
 from app.service.variants import VariantSettings
 from app.service.webhook_targets import WebhookTargets
 from app.service.webhooks import DispatcherSettings, WebhookDispatcher
@@ -289,6 +290,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
             runner.wake()
 
     catalog = build_catalog(settings)
+    usage_records = SqlUsageRepository(data.database)
     jobs = JobService(
         jobs=jobs_repository,
         images=data.images,
@@ -338,7 +340,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         ),
         watcher=watcher,
         usage=UsageService(
-            source=SqlUsageRepository(data.database),
+            source=usage_records,
             names={key_id(key.key): key.name for key in settings.named_keys() if key.name},
         ),
         catalog=catalog,
@@ -348,7 +350,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
             allow_private=settings.webhook_allow_private,
         ),
         deletion=deleting.deletion,
-        background=deleting.loops,
+        background=(*deleting.loops, UsageCatchUp(usage_records).run),
     )
 
 
@@ -387,7 +389,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # What went wrong, and the driver's own words for it, on one line (log only: the
         # cause may name hosts and users).
         cause = exc.__cause__
-        log.error("startup_failed", error=exc.code, detail=exc.detail, cause=cause and str(cause))
+        log.error(
+            "startup_failed",
+            error=exc.code,
+            detail=exc.detail,
+            hint=refusal_hint(cause),
+            cause=cause and str(cause),
+        )
         raise
     generator = build_generator(settings)
     services = _build_services(settings, data, generator)

@@ -8,12 +8,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from app.data.database import Database
-from app.data.dialect import to_db_time
+from app.data.dialect import fold, to_db_time
 
-_INSERT = (
-    "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
-    " VALUES (:guid, :filename, :prompt, :created_at, :updated_at)"
-)
+_INSERT = {
+    "mysql": "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
+    " VALUES (:guid, :filename, :prompt, :created_at, :updated_at)",
+    # As the service writes SQLite rows: with the folded prompt its substring searches scan.
+    "sqlite": "INSERT INTO images (guid, filename, prompt, prompt_folded, created_at, updated_at)"
+    " VALUES (:guid, :filename, :prompt, :prompt_folded, :created_at, :updated_at)",
+}
 _BATCH = 10_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
 # Every prompt holds the letters a to j, so a search for those ten words matches every row.
@@ -40,7 +43,7 @@ def seed_images(
     """
     rng = random.Random(count if first == 0 else f"rows {first} to {count}")
     guids: list[str] = []
-    sql = database.prepare(_INSERT)
+    sql = database.prepare(_INSERT[database.dialect])
     with database.connection() as conn:
         cursor = conn.cursor()
         for batch_start in range(first, count, _BATCH):
@@ -48,14 +51,16 @@ def seed_images(
             for n in range(batch_start, min(batch_start + _BATCH, count)):
                 guid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
                 moment = to_db_time(START + timedelta(seconds=n), database.dialect)
+                prompt = prompt_of(n, rng)
                 rows.append(
                     {
                         "guid": guid,
                         "filename": f"{guid}.png",
-                        "prompt": prompt_of(n, rng),
+                        "prompt": prompt,
                         "created_at": moment,
                         "updated_at": moment,
                     }
+                    | ({"prompt_folded": fold(prompt)} if database.dialect == "sqlite" else {})
                 )
                 guids.append(guid)
             # pymysql sends an INSERT ... VALUES executemany as multi-row INSERTs.

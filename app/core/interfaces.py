@@ -111,8 +111,8 @@ class DeletionRepository(Protocol):
         """Up to ``limit`` guids of images made before ``before``, oldest first."""
 
     def expire_jobs(self, *, before: datetime, now: datetime, limit: int) -> int:
-        """Remove up to ``limit`` jobs finished before ``before`` (none whose webhook is still
-        being delivered), their partials' objects left in the outbox; how many."""
+        """Remove up to ``limit`` jobs finished before ``before`` (none whose webhook has not
+        been delivered or given up on), their partials' objects left in the outbox; how many."""
 
     def take_lease(self, name: str, *, owner: str, now: datetime, until: datetime) -> bool:
         """Hold the lease ``name`` until ``until`` if it is free, expired, or already ours."""

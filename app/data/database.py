@@ -570,19 +570,23 @@ def _connect_mysql(url: DatabaseUrl) -> pymysql.connections.Connection[Any]:
             conv=_MYSQL_CONVERSIONS,
         )
     except pymysql.err.MySQLError as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-        raise DatabaseUnavailable(
-            _CONNECT_REFUSALS.get(code, "the database is unreachable")
-        ) from exc
+        # Clients get this detail in a 503: what to fix is for the operator (``refusal_hint``).
+        raise DatabaseUnavailable("the database is unreachable") from exc
 
 
-# Why a MySQL server refused a new connection, in words an operator can act on (and that name
-# no host, user or password: the detail may reach a client in a 503).
+# Why a MySQL server refused a new connection, in words an operator can act on.
 _CONNECT_REFUSALS = {
     1044: "the database user may not use the database named in PIXY_DATABASE_URL",
     1045: "the database refused the user or password in PIXY_DATABASE_URL",
     1049: "the database named in PIXY_DATABASE_URL does not exist: create it first",
 }
+
+
+def refusal_hint(cause: BaseException | None) -> str | None:
+    """What to fix when the database refused to connect for a reason the operator can mend."""
+    if isinstance(cause, pymysql.err.MySQLError) and cause.args:
+        return _CONNECT_REFUSALS.get(cause.args[0])
+    return None
 
 
 def _connect_sqlite(path: str) -> sqlite3.Connection:
@@ -592,9 +596,6 @@ def _connect_sqlite(path: str) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     conn.create_function("pp_fold", 1, fold, deterministic=True)
-    # The triggers that keep images.prompt_folded call pp_fold: a build of SQLite that distrusts
-    # the schema refuses application functions in triggers. The file is the service's own.
-    conn.execute("PRAGMA trusted_schema=ON")
     _switch_to_wal(conn)
     conn.execute("PRAGMA busy_timeout=10000")
     return conn

@@ -55,10 +55,12 @@ _TAKE_LEASE = (
     " WHERE name = :name AND (owner = :owner OR expires_at < :now)"
 )
 _RELEASE_LEASE = "DELETE FROM maintenance_leases WHERE name = :name AND owner = :owner"
-# A finished job is kept while a webhook about it may still be delivered.
+# A finished job with a webhook is kept until its delivery has ended (delivered or given up):
+# one not enqueued yet (no dispatcher ran since) or still pending keeps it.
 _EXPIRED_JOB_CONDITIONS = (
-    " status IN ('succeeded', 'failed') AND updated_at < :before AND NOT EXISTS"
-    " (SELECT 1 FROM webhook_deliveries d WHERE d.job_id = jobs.id AND d.status = 'pending')"
+    " status IN ('succeeded', 'failed') AND updated_at < :before AND (webhook_url IS NULL OR"
+    " EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.job_id = jobs.id"
+    " AND d.status IN ('delivered', 'failed')))"
 )
 # Candidates are read without locks: a locking range over ix_jobs_finished would hold the gap
 # that runners finishing jobs write into. Each is then locked by its primary key alone.
@@ -147,20 +149,22 @@ class SqlDeletionRepository:
     def expire_jobs(self, *, before: datetime, now: datetime, limit: int) -> int:
         """Remove up to ``limit`` jobs that finished before ``before``; how many were removed.
 
-        A job whose webhook is still being delivered stays. Its partial renders' objects are
-        recorded in the outbox, due at once, in the transaction that removes the rows.
+        A job whose webhook has not been delivered (or given up on) stays. Its partial renders'
+        objects are recorded in the outbox, due at once, in the transaction that removes it.
         """
         cutoff = self._time(before)
         candidates = self._db.fetch_column(_EXPIRED_JOBS, {"before": cutoff, "limit": limit})
         locking = _EXPIRED_JOB + (" FOR UPDATE" if self._db.dialect == "mysql" else "")
         at = self._time(now)
         removed = 0
-        with self._db.transaction() as cursor:
-            for job_id in candidates:
+        for job_id in candidates:
+            # One short transaction a job: its locks (and the gaps its deletes lock on MySQL)
+            # are held only while it goes.
+            with self._db.transaction() as cursor:
                 params = {"id": job_id, "before": cutoff}
                 cursor.execute(self._db.prepare(locking), params)
                 if cursor.fetchone() is None:
-                    continue  # changed since it was read (a webhook is due after all)
+                    continue  # changed since it was read
                 cursor.execute(self._db.prepare(_PARTIAL_KEYS), {"guid": job_id})
                 keys = [str(_column(found, 0)) for found in cursor.fetchall()]
                 for statement in _DELETE_JOB_ROWS:
@@ -168,7 +172,7 @@ class SqlDeletionRepository:
                 for key in keys:
                     cleanup = {"kind": "object", "target": key, "due_at": at, "now": at}
                     cursor.execute(self._db.prepare(_RECORD_CLEANUP), cleanup)
-                removed += 1
+            removed += 1
         return removed
 
     def take_lease(self, name: str, *, owner: str, now: datetime, until: datetime) -> bool:

@@ -5,8 +5,9 @@ on SQLite, ISO 8601 text with microseconds, which sorts and compares as the mome
 repository writes a moment with ``to_db_time`` and reads it back with ``from_db_time``.
 
 Text comparisons follow MySQL's ``utf8mb4_unicode_ci`` (case and accents ignored); SQLite gets
-the same through ``fold``: registered as ``pp_fold`` on each of its connections, it keeps
-``images.prompt_folded`` (sql/sqlite/010) that substring searches compare against.
+the same through ``fold``: each image is stored with its folded prompt (``prompt_folded``,
+sql/sqlite/010), which substring searches compare against; ``pp_fold``, registered on each of
+the service's connections, folds the rows some other writer left without one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Literal
 
 Dialect = Literal["mysql", "sqlite"]
 DbTime = datetime | str
+INSERT_IGNORING: dict[Dialect, str] = {"mysql": "INSERT IGNORE", "sqlite": "INSERT OR IGNORE"}
+"""An INSERT that skips rows whose key exists, on each dialect."""
 
 
 def to_db_time(moment: datetime, dialect: Dialect) -> DbTime:

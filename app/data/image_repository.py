@@ -22,7 +22,7 @@ from app.core.exceptions import (
 from app.core.generation import TokenUsage
 from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database, Row
-from app.data.dialect import Dialect, from_db_time, to_db_time
+from app.data.dialect import Dialect, fold, from_db_time, to_db_time
 from app.data.image_search import is_text_search, where_clause
 
 _COLUMNS = (
@@ -30,12 +30,18 @@ _COLUMNS = (
     " quality"
 )
 _WRITTEN = _COLUMNS + ", owner, text_input_tokens, image_input_tokens, output_tokens, cost_microusd"
-INSERT_IMAGE = (
-    f"INSERT INTO images ({_WRITTEN}) VALUES ("  # noqa: S608 - constant
-    + ", ".join(f":{column.strip()}" for column in _WRITTEN.split(","))
+# SQLite also stores the folded prompt its substring searches scan (sql/sqlite/010).
+_WRITTEN_BY_DIALECT: dict[Dialect, str] = {
+    "mysql": _WRITTEN,
+    "sqlite": _WRITTEN + ", prompt_folded",
+}
+INSERT_IMAGE: dict[Dialect, str] = {
+    dialect: f"INSERT INTO images ({columns}) VALUES ("  # noqa: S608 - constant
+    + ", ".join(f":{column.strip()}" for column in columns.split(","))
     + ")"
-)
-"""Insert one image row from ``image_row``'s parameters."""
+    for dialect, columns in _WRITTEN_BY_DIALECT.items()
+}
+"""Insert one image row from ``image_row``'s parameters, on each dialect."""
 _SELECT_BY_GUID = f"SELECT {_COLUMNS} FROM images WHERE guid = :guid"  # noqa: S608 - constant
 _SELECT_BY_GUIDS = f"SELECT {_COLUMNS} FROM images WHERE guid IN "  # noqa: S608 - constant
 _POSITION_BY_GUID = "SELECT id, created_at FROM images WHERE guid = :guid"
@@ -80,7 +86,7 @@ class SqlImageRepository:
 
     def add(self, image: ImageDetail) -> None:
         """Insert the row of a new image."""
-        self._db.execute(INSERT_IMAGE, image_row(image, self._db.dialect))
+        self._db.execute(INSERT_IMAGE[self._db.dialect], image_row(image, self._db.dialect))
 
     def get(self, guid: UUID) -> ImageDetail:
         """Return the image with this guid, or raise ``ImageNotFound``."""
@@ -234,7 +240,8 @@ def image_row(
 ) -> Row:
     """The parameters of ``INSERT_IMAGE`` for ``image``, whose it is and what it cost."""
     usage = usage or TokenUsage()
-    return {
+    folded = {"prompt_folded": fold(image.prompt)} if dialect == "sqlite" else {}
+    return folded | {
         "guid": str(image.guid),
         "filename": image.filename,
         "prompt": image.prompt,

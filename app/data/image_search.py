@@ -153,12 +153,14 @@ def _substrings(
     MySQL's LIKE folds under the column's collation. SQLite looks the folded term up in the
     prompt folded when it was stored: the scan runs in SQLite's C code, which lets go of the
     interpreter's lock, so other requests go on while it runs (folding in a Python function
-    would take that lock once a row).
+    would take that lock once a row). A row some other writer left without it is folded here.
     """
     names = [f"prompt_term_{number}" for number in range(len(terms))]
     if dialect == "mysql":
         conditions += [f"prompt LIKE :{name} ESCAPE '{LIKE_ESCAPE}'" for name in names]
         params |= {name: like_pattern(term) for name, term in zip(names, terms, strict=True)}
     else:
-        conditions += [f"instr(prompt_folded, :{name}) > 0" for name in names]
+        conditions += [
+            f"instr(COALESCE(prompt_folded, pp_fold(prompt)), :{name}) > 0" for name in names
+        ]
         params |= {name: fold(term) for name, term in zip(names, terms, strict=True)}

@@ -2,7 +2,9 @@
 
 Each file is applied under a lock (MySQL's ``GET_LOCK``, SQLite's write lock) and recorded in
 ``schema_migrations``, so running init on every start, or from several replicas at once, applies
-each file exactly once. The statements themselves also tolerate being run again.
+each file exactly once. A file's statements run in one transaction where the database allows
+(SQLite; MySQL commits each DDL statement): most also tolerate being run again, but not all
+(``ALTER TABLE ... ADD COLUMN``), so a file that stopped half-way on MySQL is mended by hand.
 """
 
 from __future__ import annotations

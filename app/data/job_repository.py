@@ -372,7 +372,7 @@ class SqlJobRepository:
         }
         try:
             with self._db.transaction() as cursor:
-                cursor.execute(self._db.prepare(INSERT_IMAGE), row)
+                cursor.execute(self._db.prepare(INSERT_IMAGE[self._db.dialect]), row)
                 cursor.execute(self._db.prepare(_RECORD_USAGE), _usage_columns(row))
                 cursor.execute(self._db.prepare(_FINISH), finish)
         except DatabaseError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.core.usage import UsageRow
 from app.data.database import Database
-from app.data.dialect import to_db_time
+from app.data.dialect import INSERT_IGNORING, to_db_time
 
 _DAY = {"mysql": "DATE(created_at)", "sqlite": "substr(created_at, 1, 10)"}
 _SUMS = (
@@ -16,6 +16,23 @@ _SUMS = (
     " SUM(image_input_tokens) AS image_input_tokens, SUM(output_tokens) AS output_tokens,"
     " SUM(cost_microusd) AS cost_microusd"
 )
+
+
+_COLUMNS = (
+    "guid, owner, model, created_at, text_input_tokens, image_input_tokens, output_tokens,"
+    " cost_microusd"
+)
+# Read without locks (a plain SELECT), keyset by id: images being inserted are not held up.
+_WITHOUT_USAGE = (
+    f"SELECT id, {_COLUMNS} FROM images i WHERE id > :after AND id <= :through"  # noqa: S608 - constant
+    " AND NOT EXISTS (SELECT 1 FROM usage_records u WHERE u.guid = i.guid)"
+    " ORDER BY id LIMIT :limit"
+)
+_RECORD = (
+    f" INTO usage_records ({_COLUMNS}) VALUES (:guid, :owner, :model, :created_at,"
+    " :text_input_tokens, :image_input_tokens, :output_tokens, :cost_microusd)"
+)
+_LAST_IMAGE = "SELECT COALESCE(MAX(id), 0) FROM images"
 
 
 class SqlUsageRepository:
@@ -46,6 +63,26 @@ class SqlUsageRepository:
             f" GROUP BY owner, model, {day}"
         )
         return [_usage_row(row) for row in self._db.fetch_all(sql, params)]
+
+    def last_image_id(self) -> int:
+        """The id of the newest image row (0 when there is none)."""
+        return int(self._db.fetch_column(_LAST_IMAGE)[0])
+
+    def record_missing(self, *, after: int, through: int, limit: int) -> tuple[int | None, int]:
+        """Write the usage row of up to ``limit`` images with ids in ``(after, through]`` that
+        have none (made before ``usage_records``, or by an older release); the last id done
+        (None once no more are left) and how many rows were written."""
+        params = {"after": after, "through": through, "limit": limit}
+        rows = self._db.fetch_all(_WITHOUT_USAGE, params)
+        if rows:
+            with self._db.connection() as conn:
+                cursor = conn.cursor()
+                insert = self._db.prepare(INSERT_IGNORING[self._db.dialect] + _RECORD)
+                cursor.executemany(
+                    insert, [{k: v for k, v in row.items() if k != "id"} for row in rows]
+                )
+        last = int(rows[-1]["id"]) if len(rows) == limit else None
+        return last, len(rows)
 
 
 def _usage_row(row: dict[str, Any]) -> UsageRow:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from app.core.webhooks import WebhookDelivery
 from app.data.database import Database, Row
-from app.data.dialect import to_db_time
+from app.data.dialect import INSERT_IGNORING, to_db_time
 
 # Candidates are read without locks, then inserted with the duplicates ignored: an INSERT ...
 # SELECT would hold shared locks on the jobs rows and index gaps that runners are writing.
@@ -26,7 +26,6 @@ _FINISHED_WITHOUT_DELIVERY = (
     " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.job_id = j.id)"
     " ORDER BY j.updated_at LIMIT :limit"
 )
-_INSERT_IGNORING = {"mysql": "INSERT IGNORE", "sqlite": "INSERT OR IGNORE"}
 _ENQUEUE = (
     " INTO webhook_deliveries (id, job_id, url, status, attempts, next_attempt_at, created_at,"
     " updated_at) VALUES (:id, :job_id, :url, 'pending', 0, :now, :now, :now)"
@@ -86,7 +85,7 @@ class SqlWebhookRepository:
         for row in rows:
             job_id = UUID(str(row["id"]))
             values = {"id": delivery_id(job_id), "job_id": str(job_id), "url": row["webhook_url"]}
-            self._db.execute(_INSERT_IGNORING[self._db.dialect] + _ENQUEUE, {**values, "now": at})
+            self._db.execute(INSERT_IGNORING[self._db.dialect] + _ENQUEUE, {**values, "now": at})
         return len(rows)
 
     def claim(

@@ -3,7 +3,7 @@ that finished more than ``PIXY_JOB_RETENTION_DAYS`` ago are forgotten.
 
 A sweep runs soon after start and then every ``interval`` seconds on whichever replica holds
 the ``retention`` lease in the database, in batches, each image through ``ImageDeletion``. An
-image outlives its job: ``GET /usage`` reads images, and a job is only how an image was made.
+image outlives its job, and what either cost stays in ``usage_records``, which no sweep touches.
 """
 
 from __future__ import annotations

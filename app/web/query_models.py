@@ -33,12 +33,13 @@ def iso_moment(value: object) -> object:
     return value
 
 
-def parse_query(model: type[Query], request: Request) -> Query:
+def parse_query(model: type[Query], request: Request, *, refuse_unknown: bool = True) -> Query:
     """The request's query as ``model``; a parameter the model does not name is refused.
 
     As a body's unknown field is: a misspelt filter (``promt=duck``) ignored would answer with
     every image, which reads as a match. The names are those the schema declares (aliases),
-    so a field's Python name (``from_``) is unknown too.
+    so a field's Python name (``from_``) is unknown too. ``refuse_unknown=False`` ignores them
+    instead, for URLs that pages embed and others decorate (``?v=2``, ``fbclid``).
     """
     query = dict(request.query_params)
     accepted = _names(model)
@@ -49,7 +50,7 @@ def parse_query(model: type[Query], request: Request) -> Query:
             "type": "extra_forbidden",
         }
         for name in query
-        if name not in accepted
+        if refuse_unknown and name not in accepted
     ]
     try:
         parsed = model.model_validate(query)

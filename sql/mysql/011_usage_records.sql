@@ -1,6 +1,9 @@
 -- What each generated image cost, kept when the image is deleted: GET /usage sums these rows, so
 -- spend at the provider stays in the report after a DELETE or retention removes the image.
--- guid is the image's (and its job's); written with the image, in the same transaction.
+-- guid is the image's (and its job's); written with the image, in the same transaction. Images
+-- written before this file (or by an older release during a rolling upgrade) get theirs from
+-- the service, in batches read without locks (app/service/usage_catch_up.py): an INSERT ...
+-- SELECT here would lock every images row while runners insert theirs.
 CREATE TABLE IF NOT EXISTS usage_records (
     guid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     owner VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
@@ -13,7 +16,3 @@ CREATE TABLE IF NOT EXISTS usage_records (
     KEY ix_usage_records_owner (owner, created_at),
     KEY ix_usage_records_created (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
-INSERT IGNORE INTO usage_records (guid, owner, model, created_at, text_input_tokens,
-    image_input_tokens, output_tokens, cost_microusd)
-    SELECT guid, owner, model, created_at, text_input_tokens, image_input_tokens, output_tokens,
-        cost_microusd FROM images;

@@ -12,7 +12,3 @@ CREATE TABLE IF NOT EXISTS usage_records (
 );
 CREATE INDEX IF NOT EXISTS ix_usage_records_owner ON usage_records (owner, created_at);
 CREATE INDEX IF NOT EXISTS ix_usage_records_created ON usage_records (created_at);
-INSERT OR IGNORE INTO usage_records (guid, owner, model, created_at, text_input_tokens,
-    image_input_tokens, output_tokens, cost_microusd)
-    SELECT guid, owner, model, created_at, text_input_tokens, image_input_tokens, output_tokens,
-        cost_microusd FROM images;

@@ -147,15 +147,16 @@ def dated_job(at: datetime) -> JobRecord:
 def finished_job(
     database: Database, *, at: datetime, partial: str | None = None, webhook: str | None = None
 ) -> UUID:
-    """A job that failed at ``at``: with a partial render's object key, with a webhook delivery
-    in the state given."""
+    """A job that failed at ``at``: with a partial render's object key; with a webhook URL and
+    its delivery in the state given (``"none"``: not enqueued yet)."""
     jobs = SqlJobRepository(database)
-    job, _ = jobs.submit(dated_job(at))
+    hook = "https://ducky.example/hook" if webhook is not None else None
+    job, _ = jobs.submit(dated_job(at).model_copy(update={"webhook_url": hook}))
     jobs.claim(runner="r", limit=10, now=at, lease_until=at + timedelta(minutes=1))
     if partial is not None:
         jobs.add_partial(job.id, index=0, key=partial, media_type="image/png", now=at)
     jobs.fail(job.id, problem=PROBLEM, now=at)
-    if webhook is not None:
+    if webhook not in (None, "none"):
         database.execute(
             "INSERT INTO webhook_deliveries (id, job_id, url, status, attempts, next_attempt_at,"
             " created_at, updated_at) VALUES (:id, :job, 'https://ducky.example/hook', :status,"
@@ -181,6 +182,7 @@ def test_jobs_past_retention_go_with_their_partials_and_delivery(
     ]
     kept = [
         finished_job(database, at=old, webhook="pending"),  # still to tell Ducky about it
+        finished_job(database, at=old, webhook="none"),  # no dispatcher has run since it ended
         finished_job(database, at=NOW - timedelta(days=2), partial="partial-new.png"),
     ]
     jobs = SqlJobRepository(database)

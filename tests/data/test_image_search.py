@@ -11,7 +11,7 @@ import pytest
 from app.core.exceptions import InvalidRequest
 from app.core.models import ImageDetail, ImageFilter
 from app.data.database import Database
-from app.data.dialect import fold
+from app.data.dialect import fold, to_db_time
 from app.data.image_repository import SqlImageRepository
 from app.data.image_search import is_indexable, like_pattern
 from app.data.init import init_database
@@ -188,12 +188,13 @@ def test_rows_made_before_the_folded_prompt_are_found_after_the_migration(
     database: Database, tmp_path: Path
 ) -> None:
     """On SQLite substring search reads the prompt folded when stored (010): the migration folds
-    the rows already there, and prompts written later are folded as they are inserted."""
+    the rows already there, and the service folds each prompt it writes."""
     init_database_before(database, "010", tmp_path)
-    repository = SqlImageRepository(database)
-    add_all(repository, ["Ein GROSSER Café am See", "a goose"])
+    for prompt in ("Ein GROSSER Café am See", "a goose"):
+        database.execute(_BEFORE_010, old_row(prompt, database))
 
     assert "010_prompt_folded.sql" in init_database(database)
+    repository = SqlImageRepository(database)
     add_all(repository, ["CAFÉ NOIR, new"])
     for search in (ImageFilter(prompt="am"), ImageFilter(prompt_contains="grosser cafe")):
         assert {image.prompt for image in listed(repository, search, limit=9)} == {
@@ -201,6 +202,29 @@ def test_rows_made_before_the_folded_prompt_are_found_after_the_migration(
         }
     found = listed(repository, ImageFilter(prompt_contains="fé n"), limit=9)
     assert [image.prompt for image in found] == ["CAFÉ NOIR, new"]
+
+
+def test_a_row_written_without_its_folded_prompt_is_still_found(database: Database) -> None:
+    """Another writer (an older release, the sqlite3 shell) inserts rows as before 010: they
+    are written, and searched by folding them when read."""
+    init_database(database)
+    database.execute(_BEFORE_010, old_row("Written ELSEWHERE, à la main", database))
+    repository = SqlImageRepository(database)
+    for search in (ImageFilter(prompt="a la"), ImageFilter(prompt_contains="elsewhere, a")):
+        found = listed(repository, search, limit=9)
+        assert [image.prompt for image in found] == ["Written ELSEWHERE, à la main"]
+
+
+_BEFORE_010 = (
+    "INSERT INTO images (guid, filename, prompt, created_at, updated_at)"
+    " VALUES (:guid, :filename, :prompt, :at, :at)"
+)
+
+
+def old_row(prompt: str, database: Database) -> dict[str, str | datetime]:
+    image = make_image(prompt, BASE)
+    at = to_db_time(BASE, database.dialect)
+    return {"guid": str(image.guid), "filename": image.filename, "prompt": prompt, "at": at}
 
 
 def test_helpers() -> None:

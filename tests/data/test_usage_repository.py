@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
 
 from app.core.models import ImageDetail
 from app.data.database import Database
@@ -12,13 +15,14 @@ from app.data.image_repository import INSERT_IMAGE, image_row
 from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
 from app.data.usage_repository import SqlUsageRepository
+from app.service.usage_catch_up import UsageCatchUp
 from tests.data.migrations import init_database_before
 from tests.data.test_job_repository import LEASE, USAGE, new_job
 
 NOW = datetime.now(UTC)
 
 
-def made(database: Database, prompt: str, cost: int) -> ImageDetail:
+def made(database: Database, prompt: str, cost: int = 1_000) -> ImageDetail:
     """An image made by a job of owner-a with the gpt-image-1 model, costing ``cost``."""
     jobs = SqlJobRepository(database)
     job, _ = jobs.submit(new_job(prompt))
@@ -60,16 +64,34 @@ def test_a_deleted_image_stays_in_the_usage_and_its_job_keeps_its_cost(
     assert SqlUsageRepository(database).usage(owner="owner-b", since=None, until=None) == []
 
 
-def test_images_made_before_the_usage_records_are_counted(
+@pytest.mark.anyio
+async def test_images_without_usage_rows_get_them_from_the_catch_up(
     database: Database, tmp_path: Path
 ) -> None:
+    """Images made before 011, and those an older release writes beside this one, are counted
+    once the catch-up has run: the first pass reads them all, a later one what came since."""
     init_database_before(database, "011", tmp_path)
+    for n in range(3):
+        old_image(database, f"old {n}")
+    assert "011_usage_records.sql" in init_database(database)
+    repository = SqlUsageRepository(database)
+    catch_up = UsageCatchUp(repository)
+
+    assert await catch_up.catch_up() == 3
+    assert await catch_up.catch_up() == 0  # nothing is written twice
+    made(database, "new, with its usage")
+    old_image(database, "by an older release")  # after the first pass: no usage row
+    assert await catch_up.catch_up() == 1
+    rows = repository.usage(owner="owner-a", since=None, until=None)
+    by_model = {row.model: (row.images, row.cost_microusd) for row in rows}
+    assert by_model == {None: (4, 4 * 5), "gpt-image-1": (1, 1_000)}
+
+
+def old_image(database: Database, prompt: str) -> UUID:
+    """An image row as releases before 011 wrote it: no usage row."""
     image = ImageDetail(
-        guid=new_job().id, prompt="old", filename="old.png", created_at=NOW, updated_at=NOW
+        guid=uuid4(), prompt=prompt, filename=f"{prompt}.png", created_at=NOW, updated_at=NOW
     )
     row = image_row(image, database.dialect, owner="owner-a", usage=USAGE, cost_microusd=5)
-    database.execute(INSERT_IMAGE, row)
-
-    assert "011_usage_records.sql" in init_database(database)
-    (summed,) = SqlUsageRepository(database).usage(owner="owner-a", since=None, until=None)
-    assert (summed.images, summed.cost_microusd, summed.model) == (1, 5, None)
+    database.execute(INSERT_IMAGE[database.dialect], row)
+    return image.guid

@@ -133,7 +133,9 @@ async def get_image_content(guid: GuidPath, request: Request) -> Response:
     """Get the bytes of one image, or of a variant of it (width, format): cacheable forever,
     with conditional and range requests."""
     require_canonical_image(request, guid)
-    query = parse_query(ContentQuery, request)
+    # An <img> URL may carry what its page or a share added (``?v=2``, ``fbclid``): the image
+    # still answers. Only what the content route takes is read.
+    query = parse_query(ContentQuery, request, refuse_unknown=False)
     content = await reader_of(request).content(
         guid, width=query.width, variant_format=query.variant_format
     )

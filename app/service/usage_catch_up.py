@@ -1,0 +1,67 @@
+"""Usage rows for images that have none: made before ``usage_records`` existed, or by an older
+release still serving beside this one during an upgrade (it writes images without them).
+
+Each replica runs a pass at start and then every hour: the first reads every image, later ones
+the images added since (with a margin, since ids are given out before commit). Rows are read in
+batches without locks and written with INSERT IGNORE, so replicas doing it at once agree.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Protocol
+
+import anyio
+import anyio.to_thread
+import structlog
+
+from app.core.exceptions import PixyProxyException
+
+log = structlog.get_logger(__name__)
+_INTERVAL_SECONDS = 3_600.0
+_BATCH = 500
+# Ids given out to images that committed after a pass read past them.
+_MARGIN = 10_000
+
+
+class MissingUsage(Protocol):
+    """Where images without usage rows are found and given one (``data.usage_repository``)."""
+
+    def last_image_id(self) -> int:
+        """The id of the newest image row (0 when there is none)."""
+
+    def record_missing(self, *, after: int, through: int, limit: int) -> tuple[int | None, int]:
+        """Write the usage rows of up to ``limit`` images in ``(after, through]`` lacking one;
+        the last id done (None once none are left) and how many were written."""
+
+
+class UsageCatchUp:
+    """Gives every image its usage row, however it was written."""
+
+    def __init__(self, repository: MissingUsage, *, interval: float = _INTERVAL_SECONDS) -> None:
+        self._repository = repository
+        self._interval = interval
+        self._done_through = 0
+
+    async def run(self) -> None:
+        """A pass now, then every interval (the app's lifetime)."""
+        while True:
+            try:
+                await self.catch_up()
+            except PixyProxyException as exc:
+                log.warning("usage_catch_up_failed", error=exc.code, detail=exc.detail)
+            await anyio.sleep(self._interval)
+
+    async def catch_up(self) -> int:
+        """Write the usage rows missing since the last pass; how many."""
+        through = await anyio.to_thread.run_sync(self._repository.last_image_id)
+        after: int | None = max(0, self._done_through - _MARGIN)
+        written = 0
+        while after is not None:
+            batch = partial(self._repository.record_missing, after=after, through=through)
+            after, count = await anyio.to_thread.run_sync(partial(batch, limit=_BATCH))
+            written += count
+        self._done_through = through
+        if written:
+            log.info("usage_caught_up", images=written)
+        return written
