@@ -429,6 +429,11 @@ async function submit(prompt, key, controller) {
 }
 
 function showOutcome(job, prompt) {
+  if (job.status === "succeeded" && !job.image) {
+    // Deleted (by another tab, a key's owner, retention) before it could be shown.
+    showError({ title: "The image was made, then deleted", detail: "" });
+    return;
+  }
   if (job.status === "succeeded") {
     $("grid").prepend(tile(job.image));
     $("empty").hidden = true;
