@@ -252,7 +252,11 @@ class ImageFilter(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _few_words(cls, text: str | None) -> str | None:
-        if text is not None and len(text.split()) > SEARCH_MAX_WORDS:
+        if text is None:
+            return text
+        if not text.split():  # no word to look for: it would match every image
+            raise ValueError("a prompt search needs at least one word")
+        if len(text.split()) > SEARCH_MAX_WORDS:
             raise ValueError(f"a prompt search takes at most {SEARCH_MAX_WORDS} words")
         return text
 
@@ -260,6 +264,16 @@ class ImageFilter(BaseModel):
     @classmethod
     def _in_utc(cls, moment: datetime | None) -> datetime | None:
         return in_utc(moment)
+
+    # After ``_in_utc``: an empty range (equal ends) has an answer; a reversed one is a mistake
+    # that would read as "nothing was made", as /usage's from and to.
+    @field_validator("created_before")
+    @classmethod
+    def _not_before_after(cls, before: datetime | None, info: ValidationInfo) -> datetime | None:
+        after = info.data.get("created_after")
+        if before is not None and after is not None and before < after:
+            raise ValueError("created_before must not be before created_after")
+        return before
 
 
 class ImagePage(BaseModel):

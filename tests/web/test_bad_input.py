@@ -211,3 +211,24 @@ def test_a_usage_range_that_ends_before_it_starts_is_a_422(server: LiveServer) -
     ]
     assert empty.status_code == 200, empty.text
     assert empty.json()["total"]["images"] == 0
+
+
+def test_a_listing_range_that_ends_before_it_starts_and_a_wordless_search_are_422s(
+    server: LiveServer,
+) -> None:
+    with server.client() as client:
+        reversed_range = client.get(
+            "/image/", params={"created_after": "2026-12-02", "created_before": "2026-12-01"}
+        )
+        empty_range = client.get(
+            "/image/", params={"created_after": "2026-12-01", "created_before": "2026-12-01"}
+        )
+        wordless = client.get("/image/", params={"prompt": " \t "})
+        spaces_inside = client.get("/image/", params={"prompt_contains": " "})
+    body = assert_problem(reversed_range, 422, "invalid_request")
+    assert [error["loc"] for error in body["errors"]] == [["query", "created_before"]]
+    assert body["errors"][0]["msg"] == "created_before must not be before created_after"
+    assert empty_range.status_code == 200 and empty_range.json() == []
+    body = assert_problem(wordless, 422, "invalid_request")
+    assert body["errors"][0]["msg"] == "a prompt search needs at least one word"
+    assert spaces_inside.status_code == 200  # a literal substring: a space is one

@@ -134,7 +134,7 @@ async function loadPage(url, { replace }) {
 }
 
 function listUrl() {
-  const query = new URLSearchParams(location.search).get("q");
+  const query = (new URLSearchParams(location.search).get("q") || "").trim();
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (query) params.set("prompt", query);
   return `/image/?${params}`;
