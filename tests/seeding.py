@@ -17,6 +17,8 @@ _INSERT = {
     "sqlite": "INSERT INTO images (guid, filename, prompt, prompt_folded, created_at, updated_at)"
     " VALUES (:guid, :filename, :prompt, :prompt_folded, :created_at, :updated_at)",
 }
+# Every image the service makes has its usage row (else its usage catch-up writes them at start).
+_USAGE = "INSERT INTO usage_records (guid, created_at) VALUES (:guid, :created_at)"
 _BATCH = 10_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
 # Every prompt holds the letters a to j, so a search for those ten words matches every row.
@@ -35,7 +37,8 @@ def seed_images(
     *,
     first: int = 0,
 ) -> list[str]:
-    """Insert images ``first`` to ``count - 1`` one second apart; return their guids, oldest first.
+    """Insert images ``first`` to ``count - 1`` one second apart, each with its usage row as the
+    service writes them; return their guids, oldest first.
 
     A table already holding the first ``first`` rows can so be grown to ``count``. One connection
     does it all: on SQLite one transaction (one commit, not one per batch); on MySQL each batch
@@ -44,6 +47,7 @@ def seed_images(
     rng = random.Random(count if first == 0 else f"rows {first} to {count}")
     guids: list[str] = []
     sql = database.prepare(_INSERT[database.dialect])
+    usage = database.prepare(_USAGE)
     with database.connection() as conn:
         cursor = conn.cursor()
         for batch_start in range(first, count, _BATCH):
@@ -65,4 +69,5 @@ def seed_images(
                 guids.append(guid)
             # pymysql sends an INSERT ... VALUES executemany as multi-row INSERTs.
             cursor.executemany(sql, rows)
+            cursor.executemany(usage, [{k: row[k] for k in ("guid", "created_at")} for row in rows])
     return guids
