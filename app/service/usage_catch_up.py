@@ -1,9 +1,10 @@
 """Usage rows for images that have none: made before ``usage_records`` existed, or by an older
 release still serving beside this one during an upgrade (it writes images without them).
 
-Each replica runs a pass at start and then every hour: the first reads every image, later ones
-the images added since (with a margin, since ids are given out before commit). Rows are read in
-batches without locks and written with INSERT IGNORE, so replicas doing it at once agree.
+Each replica runs a pass at start and then every five minutes: the first reads every image,
+later ones the images added since (with a margin, since ids are given out before commit), a few
+milliseconds. Rows are read without locks, a window of ids per statement (so none scans a large
+table whole), and written with INSERT IGNORE, so replicas doing it at once agree.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import structlog
 from app.core.exceptions import PixyProxyException
 
 log = structlog.get_logger(__name__)
-_INTERVAL_SECONDS = 3_600.0
+_INTERVAL_SECONDS = 300.0
 _BATCH = 500
+_WINDOW = 50_000
 # Ids given out to images that committed after a pass read past them.
 _MARGIN = 10_000
 
@@ -54,14 +56,16 @@ class UsageCatchUp:
 
     async def catch_up(self) -> int:
         """Write the usage rows missing since the last pass; how many."""
-        through = await anyio.to_thread.run_sync(self._repository.last_image_id)
-        after: int | None = max(0, self._done_through - _MARGIN)
+        top = await anyio.to_thread.run_sync(self._repository.last_image_id)
+        after = max(0, self._done_through - _MARGIN)
         written = 0
-        while after is not None:
+        while after < top:
+            through = min(after + _WINDOW, top)
             batch = partial(self._repository.record_missing, after=after, through=through)
-            after, count = await anyio.to_thread.run_sync(partial(batch, limit=_BATCH))
+            last, count = await anyio.to_thread.run_sync(partial(batch, limit=_BATCH))
             written += count
-        self._done_through = through
+            after = through if last is None else last
+        self._done_through = top
         if written:
             log.info("usage_caught_up", images=written)
         return written

@@ -11,6 +11,7 @@ import pytest
 from app.core.models import ImageDetail
 from app.data.database import Database
 from app.data.deletion_repository import SqlDeletionRepository
+from app.data.dialect import to_db_time
 from app.data.image_repository import INSERT_IMAGE, image_row
 from app.data.init import init_database
 from app.data.job_repository import SqlJobRepository
@@ -85,6 +86,19 @@ async def test_images_without_usage_rows_get_them_from_the_catch_up(
     rows = repository.usage(owner="owner-a", since=None, until=None)
     by_model = {row.model: (row.images, row.cost_microusd) for row in rows}
     assert by_model == {None: (4, 4 * 5), "gpt-image-1": (1, 1_000)}
+
+    # Ids far apart (a table long in use): each statement reads one window of them.
+    database.execute(
+        "INSERT INTO images (id, guid, filename, prompt, created_at, updated_at)"
+        " VALUES (:id, :guid, :filename, 'far', :at, :at)",
+        {
+            "id": 175_000,
+            "guid": str(uuid4()),
+            "filename": "far.png",
+            "at": to_db_time(NOW, database.dialect),
+        },
+    )
+    assert await UsageCatchUp(repository).catch_up() == 1  # a first pass: every image
 
 
 def old_image(database: Database, prompt: str) -> UUID:
