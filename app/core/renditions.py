@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 from uuid import UUID
 
 from app.core.image_types import AVIF, JPEG, PNG, WEBP, ImageType
@@ -18,7 +18,6 @@ from app.core.image_types import AVIF, JPEG, PNG, WEBP, ImageType
 VariantFormat = Literal["png", "jpeg", "webp", "avif"]
 """The formats a variant may be asked in (``?format=``)."""
 
-VARIANT_FORMATS: tuple[VariantFormat, ...] = get_args(VariantFormat)
 _TYPE_OF_FORMAT: dict[str, ImageType] = {"png": PNG, "jpeg": JPEG, "webp": WEBP, "avif": AVIF}
 _NAME = re.compile(r"w([1-9][0-9]{0,4})\.(png|jpg|webp|avif)")
 DEFAULT_WIDTHS = (64, 128, 256, 384, 512, 768, 1024, 1536, 2048)

@@ -110,10 +110,6 @@ class ModelCatalog:
         price = self._prices.get(model)
         return price.cost_microusd(usage) if price is not None else 0
 
-    def unpriced(self) -> list[str]:
-        """The models that have no price: their cost would read as zero."""
-        return [model for model in self.models if model not in self._prices]
-
 
 def _refused(field: str, message: str) -> InvalidRequest:
     error = {"loc": ["body", field], "msg": message, "type": "value_error"}

@@ -31,10 +31,6 @@ class SingleFlight(Generic[K, V]):
             task.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(task)
 
-    def in_flight(self) -> int:
-        """How many runs are under way."""
-        return len(self._running)
-
     def _finished(self, key: K, task: asyncio.Task[V]) -> None:
         if self._running.get(key) is task:
             del self._running[key]
