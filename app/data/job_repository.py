@@ -22,6 +22,7 @@ from app.core.models import ImageDetail
 from app.data.database import Database, Row, is_duplicate_key
 from app.data.dialect import from_db_time, to_db_time
 from app.data.image_repository import INSERT_IMAGE, image_row
+from app.data.usage_repository import RECORD_USAGE, usage_row
 
 _COLUMNS = (
     "id, owner, prompt, options, status, attempts, lease_owner, lease_expires_at, not_before,"
@@ -98,12 +99,6 @@ _PARTIAL = (
 _USAGE = (
     "SELECT text_input_tokens, image_input_tokens, output_tokens, cost_microusd"
     " FROM usage_records WHERE guid = :guid"
-)
-# Written with the image, kept when it is deleted (sql/mysql/011_usage_records.sql).
-_RECORD_USAGE = (
-    "INSERT INTO usage_records (guid, owner, model, created_at, text_input_tokens,"
-    " image_input_tokens, output_tokens, cost_microusd) VALUES (:guid, :owner, :model,"
-    " :created_at, :text_input_tokens, :image_input_tokens, :output_tokens, :cost_microusd)"
 )
 _RECENT = (
     "SELECT created_at FROM jobs WHERE owner = :owner AND created_at > :since"
@@ -373,7 +368,7 @@ class SqlJobRepository:
         try:
             with self._db.transaction() as cursor:
                 cursor.execute(self._db.prepare(INSERT_IMAGE[self._db.dialect]), row)
-                cursor.execute(self._db.prepare(_RECORD_USAGE), _usage_columns(row))
+                cursor.execute(self._db.prepare(RECORD_USAGE), usage_row(row))
                 cursor.execute(self._db.prepare(_FINISH), finish)
         except DatabaseError as exc:
             if is_duplicate_key(exc.__cause__):
@@ -450,9 +445,3 @@ def _partial(row: Row) -> JobPartial:
         key=str(row["object_key"]),
         media_type=str(row["media_type"]),
     )
-
-
-def _usage_columns(image: Row) -> Row:
-    """The ``usage_records`` parameters of an image row's parameters."""
-    names = ("guid", "owner", "model", "created_at", "text_input_tokens", "image_input_tokens")
-    return {name: image[name] for name in (*names, "output_tokens", "cost_microusd")}

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.core.usage import UsageRow
-from app.data.database import Database
+from app.data.database import Database, Row
 from app.data.dialect import INSERT_IGNORING, to_db_time
 
 _DAY = {"mysql": "DATE(created_at)", "sqlite": "substr(created_at, 1, 10)"}
@@ -32,6 +32,8 @@ _RECORD = (
     f" INTO usage_records ({_COLUMNS}) VALUES (:guid, :owner, :model, :created_at,"
     " :text_input_tokens, :image_input_tokens, :output_tokens, :cost_microusd)"
 )
+RECORD_USAGE = "INSERT" + _RECORD
+"""Insert one image's usage row (the job runner does, with the image: sql/mysql/011)."""
 _LAST_IMAGE = "SELECT COALESCE(MAX(id), 0) FROM images"
 
 
@@ -83,6 +85,11 @@ class SqlUsageRepository:
                 )
         last = int(rows[-1]["id"]) if len(rows) == limit else None
         return last, len(rows)
+
+
+def usage_row(image: Row) -> Row:
+    """The ``RECORD_USAGE`` parameters of an image row (``image_row``'s, or one read back)."""
+    return {column.strip(): image[column.strip()] for column in _COLUMNS.split(",")}
 
 
 def _usage_row(row: dict[str, Any]) -> UsageRow:
