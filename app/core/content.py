@@ -86,6 +86,13 @@ class BlobStream:
         """Whether this is less than the whole object."""
         return self.length != self.size
 
+    def read(self) -> bytes:
+        """All the bytes, the stream closed after."""
+        try:
+            return b"".join(self.chunks)
+        finally:
+            self.close()
+
 
 def _nothing_to_close() -> None:
     return None

@@ -76,11 +76,7 @@ class StoredContent:
         stream = self._store.open(key, byte_range)
         if stream.length > _PREFETCH_BYTES:
             return stream
-        try:
-            body = b"".join(stream.chunks)
-        finally:
-            stream.close()
-        return BlobStream.of_bytes(body, size=stream.size, start=stream.start)
+        return BlobStream.of_bytes(stream.read(), size=stream.size, start=stream.start)
 
 
 class ImageContent:

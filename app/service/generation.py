@@ -167,11 +167,7 @@ class ImageKeeper:
 
     def read_partial(self, key: str) -> bytes:
         """The bytes of a stored partial render (blocking; a few MB at most)."""
-        stream = self._store.open(key)
-        try:
-            return b"".join(stream.chunks)
-        finally:
-            stream.close()
+        return self._store.open(key).read()
 
     def remove(self, key: str) -> None:
         """Remove bytes that no row will ever point at."""

@@ -180,10 +180,7 @@ def _read(store: BlobStore, key: str, job: JobRecord) -> Kept | None:
         stream = store.open(key)
     except ContentMissing:
         return None
-    try:
-        data = b"".join(stream.chunks)
-    finally:
-        stream.close()
+    data = stream.read()
     try:
         info = check_image(data)
     except InvalidImage:

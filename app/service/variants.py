@@ -175,8 +175,4 @@ class Variants:
         return measure(self._read(key))
 
     def _read(self, key: str) -> bytes:
-        stream = self._store.open(key)
-        try:
-            return b"".join(stream.chunks)
-        finally:
-            stream.close()
+        return self._store.open(key).read()
