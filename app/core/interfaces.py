@@ -18,6 +18,7 @@ from app.core.generation import GeneratedImage, GenerationRequest, TokenUsage
 from app.core.jobs import JobPartial, JobProblem, JobRecord, JobStatus, JobUsage
 from app.core.models import ImageDetail, ImageFilter
 from app.core.renditions import Rendition
+from app.core.usage import UsageRow
 from app.core.webhooks import WebhookDelivery
 
 
@@ -62,6 +63,32 @@ class ImageRepository(Protocol):
 
     def close(self) -> None:
         """Release pooled connections."""
+
+
+class UnmeasuredImages(Protocol):
+    """The image rows made before dimensions were recorded (``python -m app backfill``)."""
+
+    def without_dimensions(self, *, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, filename) of rows without dimensions, by id after ``after_id``."""
+
+    def set_dimensions(self, row_id: int, *, width: int, height: int, size: int) -> None:
+        """Record what an older row's image measures."""
+
+
+class UsageRepository(Protocol):
+    """What images cost (``usage_records``): summed, and written for images made without."""
+
+    def usage(
+        self, *, owner: str | None, since: datetime | None, until: datetime | None
+    ) -> list[UsageRow]:
+        """Sums per (owner, model, day) of the images in ``[since, until)``."""
+
+    def last_image_id(self) -> int:
+        """The id of the newest image row (0 when there is none)."""
+
+    def record_missing(self, *, after: int, through: int, limit: int) -> tuple[int | None, int]:
+        """Write the usage rows of up to ``limit`` images in ``(after, through]`` lacking one;
+        the last id done (None once none are left) and how many were written."""
 
 
 class RenditionRepository(Protocol):

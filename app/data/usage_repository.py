@@ -38,7 +38,7 @@ _LAST_IMAGE = "SELECT COALESCE(MAX(id), 0) FROM images"
 
 
 class SqlUsageRepository:
-    """The ``UsageRepository`` on MySQL or SQLite."""
+    """The ``UsageRepository`` (``core.interfaces``) on MySQL or SQLite."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import structlog
 from PIL import Image, UnidentifiedImageError
 
 from app.core.exceptions import ContentMissing
-from app.core.interfaces import BlobStore
+from app.core.interfaces import BlobStore, UnmeasuredImages
 
 log = structlog.get_logger(__name__)
 _BATCH = 500
 _HEADER_BYTES = 64 * 1024  # where PNG, JPEG and WebP say their dimensions
-
-
-class UnmeasuredImages(Protocol):
-    """The rows made before dimensions were recorded (``data.image_repository`` has them)."""
-
-    def without_dimensions(self, *, after_id: int, limit: int) -> list[tuple[int, str]]:
-        """(id, filename) of rows without dimensions, by id after ``after_id``."""
-
-    def set_dimensions(self, row_id: int, *, width: int, height: int, size: int) -> None:
-        """Record what an older row's image measures."""
 
 
 @dataclass

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 
 from app.core.callers import Caller
 from app.core.exceptions import Forbidden
+from app.core.interfaces import UsageRepository
 from app.core.usage import DayUsage, KeyUsage, ModelUsage, UsageReport, UsageRow, UsageTotals
 
 _K = TypeVar("_K", bound=Hashable)
@@ -18,19 +19,10 @@ EVERY_KEY = "all"
 """What an operator passes as ``key`` to sum every key."""
 
 
-class UsageSource(Protocol):
-    """Where usage is summed (``data.usage_repository``)."""
-
-    def usage(
-        self, *, owner: str | None, since: datetime | None, until: datetime | None
-    ) -> list[UsageRow]:
-        """Sums per (owner, model, day) of the images in ``[since, until)``."""
-
-
 class UsageService:
     """Builds usage reports; keys show by their non-secret id and the name settings give."""
 
-    def __init__(self, *, source: UsageSource, names: Mapping[str, str]) -> None:
+    def __init__(self, *, source: UsageRepository, names: Mapping[str, str]) -> None:
         self._source = source
         self._names = dict(names)
 

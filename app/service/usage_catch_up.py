@@ -10,13 +10,13 @@ table whole), and written with INSERT IGNORE, so replicas doing it at once agree
 from __future__ import annotations
 
 from functools import partial
-from typing import Protocol
 
 import anyio
 import anyio.to_thread
 import structlog
 
 from app.core.exceptions import PixyProxyException
+from app.core.interfaces import UsageRepository
 
 log = structlog.get_logger(__name__)
 _INTERVAL_SECONDS = 300.0
@@ -26,21 +26,10 @@ _WINDOW = 50_000
 _MARGIN = 10_000
 
 
-class MissingUsage(Protocol):
-    """Where images without usage rows are found and given one (``data.usage_repository``)."""
-
-    def last_image_id(self) -> int:
-        """The id of the newest image row (0 when there is none)."""
-
-    def record_missing(self, *, after: int, through: int, limit: int) -> tuple[int | None, int]:
-        """Write the usage rows of up to ``limit`` images in ``(after, through]`` lacking one;
-        the last id done (None once none are left) and how many were written."""
-
-
 class UsageCatchUp:
     """Gives every image its usage row, however it was written."""
 
-    def __init__(self, repository: MissingUsage, *, interval: float = _INTERVAL_SECONDS) -> None:
+    def __init__(self, repository: UsageRepository, *, interval: float = _INTERVAL_SECONDS) -> None:
         self._repository = repository
         self._interval = interval
         self._done_through = 0
