@@ -104,13 +104,6 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = WEBHOOK_RETRY_SCHEDULE
 
-    @field_validator("webhook_retry_schedule", mode="before")
-    @classmethod
-    def _split_seconds(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(float(item) for item in value.split(",") if item.strip())
-        return value
-
     @field_validator("webhook_retry_schedule")
     @classmethod
     def _sane_delays(cls, delays: tuple[float, ...]) -> tuple[float, ...]:
@@ -125,18 +118,6 @@ class Settings(BaseSettings):
             webhook_key(secret)  # refused at start rather than at the first delivery
         return secret
 
-    @field_validator("cloudfront_distribution_id", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("variant_widths", mode="before")
-    @classmethod
-    def _split_widths(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return value
-
     @field_validator("variant_widths")
     @classmethod
     def _check_widths(cls, value: tuple[int, ...]) -> tuple[int, ...]:
@@ -144,7 +125,15 @@ class Settings(BaseSettings):
             raise ValueError("PIXY_VARIANT_WIDTHS must list widths from 1 to 16384 pixels")
         return tuple(sorted(set(value)))
 
-    @field_validator("api_keys", "admin_keys", "openai_models", mode="before")
+    # Lists are comma-separated in the environment; pydantic then types each item.
+    @field_validator(
+        "api_keys",
+        "admin_keys",
+        "openai_models",
+        "variant_widths",
+        "webhook_retry_schedule",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -183,6 +172,7 @@ class Settings(BaseSettings):
         "openai_api_key",
         "metrics_port",
         "webhook_secret",
+        "cloudfront_distribution_id",
         mode="before",
     )
     @classmethod

@@ -16,6 +16,9 @@ from uuid import UUID
 from app.core.exceptions import InvalidRequest
 
 _SIGNATURE_BYTES = 12
+PATTERN = r"^[A-Za-z0-9_-]{37}[AQgw]$"
+"""The shape of what ``CursorCodec`` writes, for the schema: 28 bytes (a guid and the
+signature) in unpadded base64url, 38 characters whose last carries 2 bits."""
 REFUSED = "the cursor is malformed or was altered"
 """What any cursor the service did not write gets told, however it differs."""
 

@@ -12,9 +12,6 @@ from app.service import cursors
 from app.web.query_models import iso_moment, openapi_parameters
 
 MAX_OFFSET = 100_000_000
-# What ``CursorCodec`` writes: 28 bytes (a guid and 12 bytes of signature) in unpadded base64url,
-# 38 characters whose last carries 2 bits. The signature itself is checked on use.
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]{37}[AQgw]$"
 
 
 def page_links(request: Request, next_cursor: str | None) -> str:
@@ -47,7 +44,7 @@ class ListingQuery(ImageFilter):
     )
     cursor: str | None = Field(
         default=None,
-        pattern=CURSOR_PATTERN,
+        pattern=cursors.PATTERN,
         description="Where to continue: the Link rel=next, as the service wrote it.",
     )
     count: bool = Field(default=False, description="Send the match count in X-Total-Count.")
