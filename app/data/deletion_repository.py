@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from app.core.deletion import Cleanup, CleanupKind, DeletedImage
-from app.data.database import Database
+from app.data.database import Database, Row
 from app.data.dialect import DbTime, to_db_time
 
 _IMAGE = "SELECT filename, owner FROM images WHERE guid = :guid"
@@ -88,12 +88,12 @@ class SqlDeletionRepository:
         with self._db.transaction() as cursor:
             cursor.execute(self._db.prepare(locking), params)
             row = cursor.fetchone()
-            if row is None or (owner is not None and _column(row, 1) != owner):
+            if row is None or (owner is not None and row["owner"] != owner):
                 return None  # not there, or not theirs: the same answer, nothing revealed
-            keys = [str(_column(row, 0))]
+            keys = [str(row["filename"])]
             for query in (_RENDITION_KEYS, _PARTIAL_KEYS):
                 cursor.execute(self._db.prepare(query), params)
-                keys += [str(_column(found, 0)) for found in cursor.fetchall()]
+                keys += [str(found["object_key"]) for found in cursor.fetchall()]
             for statement in _DELETE_ROWS:
                 cursor.execute(self._db.prepare(statement), params)
             later = self._time(now + timedelta(seconds=grace))
@@ -166,7 +166,7 @@ class SqlDeletionRepository:
                 if cursor.fetchone() is None:
                     continue  # changed since it was read
                 cursor.execute(self._db.prepare(_PARTIAL_KEYS), {"guid": job_id})
-                keys = [str(_column(found, 0)) for found in cursor.fetchall()]
+                keys = [str(found["object_key"]) for found in cursor.fetchall()]
                 for statement in _DELETE_JOB_ROWS:
                     cursor.execute(self._db.prepare(statement), params)
                 for key in keys:
@@ -190,13 +190,8 @@ class SqlDeletionRepository:
         return to_db_time(moment, self._db.dialect)
 
 
-def _column(row: Any, index: int) -> Any:
-    """A column of a row, whether the driver gives tuples, dicts or ``sqlite3.Row``."""
-    return list(row.values())[index] if isinstance(row, dict) else row[index]
-
-
-def _cleanup(row: Any) -> Cleanup:
-    kind, target = str(_column(row, 1)), str(_column(row, 2))
+def _cleanup(row: Row) -> Cleanup:
+    kind, target = str(row["kind"]), str(row["target"])
     if kind not in ("object", "cdn"):
         raise ValueError(f"unknown cleanup kind {kind!r}")
-    return Cleanup(id=int(_column(row, 0)), kind=kind, target=target, attempts=int(_column(row, 3)))  # type: ignore[arg-type]
+    return Cleanup(id=int(row["id"]), kind=kind, target=target, attempts=int(row["attempts"]))  # type: ignore[arg-type]

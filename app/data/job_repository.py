@@ -146,7 +146,7 @@ class SqlJobRepository:
             with self._db.connection() as conn, self._owner_lock(conn, job.owner):
                 cursor = conn.cursor()
                 cursor.execute(self._db.prepare(_RECENT), params)
-                recent = [from_db_time(_first(row)) for row in cursor.fetchall()]
+                recent = [from_db_time(row["created_at"]) for row in cursor.fetchall()]
                 if len(recent) >= limit:
                     frees_at = recent[0] + _BUDGET_WINDOW
                     # Another replica's job may carry a moment a hair later than this one's.
@@ -173,8 +173,8 @@ class SqlJobRepository:
             yield
             return
         name = f"pixyproxy_budget_{owner}"
-        cursor.execute("SELECT GET_LOCK(%(name)s, %(wait)s)", {"name": name, "wait": 10})
-        if _first(cursor.fetchone()) != 1:
+        cursor.execute("SELECT GET_LOCK(%(name)s, %(wait)s) AS locked", {"name": name, "wait": 10})
+        if cursor.fetchone()["locked"] != 1:
             raise DatabaseUnavailable("the budget of this key is busy; retry shortly")
         try:
             yield
@@ -429,13 +429,6 @@ def _in_list(values: Sequence[object]) -> tuple[dict[str, str], str]:
     """Named parameters for ``IN (...)`` and the list of their names, as SQL text."""
     params = {f"v{n}": str(value) for n, value in enumerate(values)}
     return params, "(" + ", ".join(f":{name}" for name in params) + ")"
-
-
-def _first(row: Any) -> Any:
-    """The first column of a row, whether the driver gave a tuple, a dict or a Row."""
-    if isinstance(row, dict):
-        return next(iter(row.values()))
-    return row[0]
 
 
 def _partial(row: Row) -> JobPartial:
