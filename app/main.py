@@ -341,7 +341,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
         watcher=watcher,
         usage=UsageService(
             source=usage_records,
-            names={key_id(key.key): key.name for key in settings.named_keys() if key.name},
+            names={key_id(key.key): key.name for key in settings.named_keys if key.name},
         ),
         catalog=catalog,
         sync_wait_seconds=settings.sync_wait_seconds,

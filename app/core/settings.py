@@ -7,7 +7,7 @@ import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -153,8 +153,10 @@ class Settings(BaseSettings):
         """The models clients may ask for, the default first."""
         return self.openai_models or (self.openai_model,)
 
+    @cached_property
     def named_keys(self) -> tuple[NamedKey, ...]:
-        """Every API key (operator keys included) with its name, if the setting gave one.
+        """Every API key (operator keys included) with its name, if the setting gave one; parsed
+        once, since every authenticated request reads them.
 
         An entry is ``key`` or ``name=key``; a name is a short word, so a key that merely
         contains ``=`` (base64 padding) is still read as a key.
@@ -181,7 +183,7 @@ class Settings(BaseSettings):
 
     def check_exposure(self) -> None:
         """Refuse to serve private routes without keys on anything but loopback."""
-        if not self.named_keys() and not is_loopback(self.host):
+        if not self.named_keys and not is_loopback(self.host):
             raise ConfigurationError(
                 f"refusing to listen on {self.host} without PIXY_API_KEYS: "
                 "set API keys, or bind to 127.0.0.1 for local use"

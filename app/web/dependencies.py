@@ -91,7 +91,7 @@ async def require_api_key(
     Returns who is calling, for scoping what they do: the key's non-secret id and name, never
     the key.
     """
-    keys = settings.named_keys()
+    keys = settings.named_keys
     if not keys:
         require_local_peer(request.scope)  # open only to this machine, however it is served
         return ANONYMOUS
