@@ -76,13 +76,8 @@ class SqlUsageRepository:
         (None once no more are left) and how many rows were written."""
         params = {"after": after, "through": through, "limit": limit}
         rows = self._db.fetch_all(_WITHOUT_USAGE, params)
-        if rows:
-            with self._db.connection() as conn:
-                cursor = conn.cursor()
-                insert = self._db.prepare(INSERT_IGNORING[self._db.dialect] + _RECORD)
-                cursor.executemany(
-                    insert, [{k: v for k, v in row.items() if k != "id"} for row in rows]
-                )
+        insert = INSERT_IGNORING[self._db.dialect] + _RECORD
+        self._db.execute_many(insert, [usage_row(row) for row in rows])
         last = int(rows[-1]["id"]) if len(rows) == limit else None
         return last, len(rows)
 

@@ -82,10 +82,12 @@ class SqlWebhookRepository:
         params = {"since": self._time(since), "limit": limit}
         rows = self._db.fetch_all(_FINISHED_WITHOUT_DELIVERY, params)
         at = self._time(now)
+        deliveries = []
         for row in rows:
             job_id = UUID(str(row["id"]))
             values = {"id": delivery_id(job_id), "job_id": str(job_id), "url": row["webhook_url"]}
-            self._db.execute(INSERT_IGNORING[self._db.dialect] + _ENQUEUE, {**values, "now": at})
+            deliveries.append({**values, "now": at})
+        self._db.execute_many(INSERT_IGNORING[self._db.dialect] + _ENQUEUE, deliveries)
         return len(rows)
 
     def claim(
