@@ -23,6 +23,7 @@ from typing import Any
 from PIL import Image
 
 from app.service.generators.offline import draw_image
+from tests.fakes.serving import serve, stop_serving
 
 SCENARIOS = (
     "ok",
@@ -297,19 +298,14 @@ class _Server(ThreadingHTTPServer):
 def start_fake_openai(port: int = 0) -> FakeOpenAI:
     """Serve a fresh fake on 127.0.0.1 (on a free port unless told), in a daemon thread."""
     fake = FakeOpenAI()
-    server = _Server(("127.0.0.1", port), _handler(fake))
-    server.daemon_threads = True
-    fake.server = server
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    fake.server = serve(_handler(fake), port, _Server)
     return fake
 
 
 def stop_fake_openai(fake: FakeOpenAI) -> None:
     """Release any hanging answer and stop serving."""
     fake.release.set()
-    if fake.server is not None:
-        fake.server.shutdown()
-        fake.server.server_close()
+    stop_serving(fake.server)
 
 
 def main() -> None:

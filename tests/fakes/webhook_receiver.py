@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.serving import serve, stop_serving
+
 # What the receiver does with a request: answer with a status, hold it open until the client
 # leaves ("hang"), or redirect it to /elsewhere ("redirect").
 Action = int | str
@@ -109,16 +111,11 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 def start_receiver() -> WebhookReceiver:
     """Serve a fresh receiver on a free port of 127.0.0.1, in a daemon thread."""
     receiver = WebhookReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    server.daemon_threads = True
-    receiver.server = server
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    receiver.server = serve(_handler(receiver))
     return receiver
 
 
 def stop_receiver(receiver: WebhookReceiver) -> None:
     """Let go of held requests and stop serving."""
     receiver.stopping.set()
-    if receiver.server is not None:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+    stop_serving(receiver.server)
