@@ -17,17 +17,24 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from app.data.blob_local import LocalBlobStore
+from app.data.blob_s3 import S3BlobStore
 from tests.fixtures import (
     PROJECT_ROOT,
     S3_CREDENTIALS,
     LiveServer,
     free_port,
+    s3_client,
     start_live_server,
     wait_until_answers,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 RESULTS = PROJECT_ROOT / "bench-results.md"
 
@@ -110,6 +117,38 @@ def moto_process() -> AbstractContextManager[str]:
     port = free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     return background(command, f"http://127.0.0.1:{port}", **S3_CREDENTIALS)
+
+
+@dataclass(frozen=True)
+class BenchStore:
+    """A store a benchmark seeds directly, and what points the service at it."""
+
+    label: str
+    workdir: Path
+    settings: dict[str, str]
+    store: LocalBlobStore | S3BlobStore
+
+
+def local_store(root: Path) -> BenchStore:
+    """A local folder below ``root``, ready to be written to."""
+    store = LocalBlobStore(root / "local" / "images")
+    store.ensure_ready()
+    settings = {"PIXY_STORAGE_URL": f"file://{store.root}"}
+    return BenchStore("local folder", root / "local", settings, store)
+
+
+@contextmanager
+def moto_store(root: Path) -> Iterator[tuple[BenchStore, S3Client]]:
+    """A bucket on moto's S3 server while the block runs, and a client of that server."""
+    with moto_process() as endpoint:
+        client = s3_client(endpoint)
+        client.create_bucket(Bucket="bench")
+        settings = {
+            "PIXY_STORAGE_URL": "s3://bench",
+            "PIXY_S3_ENDPOINT_URL": endpoint,
+            **S3_CREDENTIALS,
+        }
+        yield BenchStore("S3 (moto)", root / "s3", settings, S3BlobStore(client, "bench")), client
 
 
 @contextmanager

@@ -29,16 +29,17 @@ from app.data.database import open_database
 from app.data.image_repository import SqlImageRepository
 from app.data.init import init_database
 from tests.bench.common import (
+    BenchStore,
     PeakRss,
     Table,
+    local_store,
     median_of,
     mib,
-    moto_process,
+    moto_store,
     png_of_size,
     rss_bytes,
     service,
 )
-from tests.fixtures import S3_CREDENTIALS, s3_client
 
 SECONDS = 2.0
 CONCURRENCY = 4
@@ -91,14 +92,8 @@ def seed(
     return image
 
 
-def bench_store(
-    table: Table,
-    label: str,
-    workdir: Path,
-    settings: dict[str, str],
-    store: LocalBlobStore | S3BlobStore,
-    read_direct: Callable[[str], int],
-) -> None:
+def bench_store(table: Table, target: BenchStore, read_direct: Callable[[str], int]) -> None:
+    label, workdir, settings, store = target.label, target.workdir, target.settings, target.store
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     with bench_images(database_url) as repository:
         images = {name: seed(repository, store, png_of_size(size)) for name, size in SIZES.items()}
@@ -151,34 +146,17 @@ def run() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        local = LocalBlobStore(root / "local" / "images")
-        local.ensure_ready()
-        bench_store(
-            table,
-            "local folder",
-            root / "local",
-            {"PIXY_STORAGE_URL": f"file://{local.root}"},
-            local,
-            lambda key: len((local.root / key).read_bytes()),
-        )
-        with moto_process() as endpoint:
-            client = s3_client(endpoint)
-            client.create_bucket(Bucket="bench")
-            s3 = S3BlobStore(client, "bench")
-            settings = {
-                "PIXY_STORAGE_URL": "s3://bench",
-                "PIXY_S3_ENDPOINT_URL": endpoint,
-                **S3_CREDENTIALS,
-            }
+        local = local_store(root)
+        assert isinstance(local.store, LocalBlobStore)
+        folder = local.store.root
+        bench_store(table, local, lambda key: len((folder / key).read_bytes()))
+        with moto_store(root) as (s3, client):
             bench_store(
                 table,
-                "S3 (moto)",
-                root / "s3",
-                settings,
                 s3,
                 lambda key: len(client.get_object(Bucket="bench", Key=key)["Body"].read()),
             )
-            bench_redirect(table, root / "s3", settings, client)
+            bench_redirect(table, s3.workdir, s3.settings, client)
     table.publish()
 
 

@@ -18,12 +18,17 @@ from pathlib import Path
 
 import urllib3
 
-from app.data.blob_local import LocalBlobStore
-from app.data.blob_s3 import S3BlobStore
-from tests.bench.common import Table, median_of, moto_process, png_of_size, service
+from tests.bench.common import (
+    BenchStore,
+    Table,
+    local_store,
+    median_of,
+    moto_store,
+    png_of_size,
+    service,
+)
 from tests.bench.content import CONCURRENCY, RUNS, bench_images, seed, throughput
 from tests.bench.load import floor_server
-from tests.fixtures import S3_CREDENTIALS, s3_client
 
 FIRSTS = 5
 REPEATS = 50
@@ -36,13 +41,8 @@ def milliseconds(call: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def bench_store(
-    table: Table,
-    label: str,
-    workdir: Path,
-    settings: dict[str, str],
-    store: LocalBlobStore | S3BlobStore,
-) -> None:
+def bench_store(table: Table, target: BenchStore) -> None:
+    label, workdir, settings, store = target.label, target.workdir, target.settings, target.store
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     with bench_images(database_url) as repository:
         images = [
@@ -109,22 +109,7 @@ def run() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        local = LocalBlobStore(root / "local" / "images")
-        local.ensure_ready()
-        bench_store(
-            table,
-            "local folder",
-            root / "local",
-            {"PIXY_STORAGE_URL": f"file://{local.root}"},
-            local,
-        )
-        with moto_process() as endpoint:
-            client = s3_client(endpoint)
-            client.create_bucket(Bucket="bench")
-            settings = {
-                "PIXY_STORAGE_URL": "s3://bench",
-                "PIXY_S3_ENDPOINT_URL": endpoint,
-                **S3_CREDENTIALS,
-            }
-            bench_store(table, "S3 (moto)", root / "s3", settings, S3BlobStore(client, "bench"))
+        bench_store(table, local_store(root))
+        with moto_store(root) as (s3, _):
+            bench_store(table, s3)
     table.publish()
