@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from app.data.database import open_database
+from app.data.init import init_database
 from tests.fakes.openai_server import FakeOpenAI, start_fake_openai, stop_fake_openai
 from tests.fixtures import (
     S3_CREDENTIALS,
@@ -22,6 +26,7 @@ from tests.fixtures import (
     s3_client,
     start_live_server,
 )
+from tests.seeding import four_words, seed_images
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -126,18 +131,19 @@ def setup(module_setup: OpenAISetup, fresh_fake: FakeOpenAI) -> OpenAISetup:
     return module_setup
 
 
-@pytest.fixture(scope="module", params=["embedded", "mysql+s3+openai"])
-def backend(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    module_fake_openai: FakeOpenAI,
+@contextmanager
+def serve_backend(
+    request: pytest.FixtureRequest, workdir: Path, name: str, *, mysql_s3: bool, **settings: str
 ) -> Iterator[Backend]:
-    """The service on its embedded defaults, then on MySQL, moto's S3 and the fake OpenAI."""
-    workdir = tmp_path_factory.mktemp("server")
-    if request.param == "embedded":
-        server = start_live_server(workdir)
-        yield Backend("embedded", server, f"sqlite:///{workdir / 'pixyproxy.db'}")
-        server.stop()
+    """``python -m app`` in ``workdir`` with ``settings`` on top: on its embedded SQLite and
+    folder, or with ``mysql_s3`` on a scratch MySQL database and a fresh bucket on moto's S3;
+    stopped, and its database dropped, on leaving."""
+    if not mysql_s3:
+        server = start_live_server(workdir, **settings)
+        try:
+            yield Backend(name, server, f"sqlite:///{workdir / 'pixyproxy.db'}")
+        finally:
+            server.stop()
         return
     request.getfixturevalue("mysql_available")
     moto_endpoint: str = request.getfixturevalue("moto_endpoint")
@@ -149,14 +155,66 @@ def backend(
         PIXY_STORAGE_URL=f"s3://{bucket}/images",
         PIXY_S3_ENDPOINT_URL=moto_endpoint,
         PIXY_S3_CREATE_BUCKET="true",
-        **openai_settings(module_fake_openai.base_url),
-        PIXY_OPENAI_TIMEOUT="2",
         **S3_CREDENTIALS,
+        **settings,
     )
     try:
-        yield Backend(
-            "mysql+s3+openai", server, database_url, bucket, moto_endpoint, module_fake_openai
-        )
+        yield Backend(name, server, database_url, bucket, moto_endpoint)
     finally:
         server.stop()
         drop_scratch_database(database_url)
+
+
+@pytest.fixture(scope="module", params=["embedded", "mysql+s3+openai"])
+def backend(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    module_fake_openai: FakeOpenAI,
+) -> Iterator[Backend]:
+    """The service on its embedded defaults, then on MySQL, moto's S3 and the fake OpenAI."""
+    workdir = tmp_path_factory.mktemp("server")
+    if request.param == "embedded":
+        with serve_backend(request, workdir, request.param, mysql_s3=False) as embedded:
+            yield embedded
+        return
+    with serve_backend(
+        request,
+        workdir,
+        request.param,
+        mysql_s3=True,
+        **openai_settings(module_fake_openai.base_url),
+        PIXY_OPENAI_TIMEOUT="2",
+    ) as external:
+        external.fake = module_fake_openai
+        yield external
+
+
+@contextmanager
+def seeded_server(
+    request: pytest.FixtureRequest,
+    workdir: Path,
+    rows: int,
+    prompt_of: Callable[[int, random.Random], str] = four_words,
+    **settings: str,
+) -> Iterator[tuple[LiveServer, str, list[str]]]:
+    """A server on SQLite, or on a scratch MySQL database where ``request.param`` is "mysql",
+    holding ``rows`` seeded images; yields it, its database URL and the images' guids, oldest
+    first. Stopped, and its database dropped, on leaving."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'pixy.db'}"
+    else:
+        request.getfixturevalue("mysql_available")
+        url = create_scratch_database()
+    database = open_database(url, pool_size=1)
+    try:
+        init_database(database)
+        guids = seed_images(database, rows, prompt_of)
+    finally:
+        database.close()
+    live = start_live_server(workdir, PIXY_DATABASE_URL=url, **settings)
+    try:
+        yield live, url, guids
+    finally:
+        live.stop()
+        if request.param == "mysql":
+            drop_scratch_database(url)

@@ -14,13 +14,11 @@ import httpx
 import pytest
 
 from tests.fixtures import (
-    S3_CREDENTIALS,
     LiveServer,
-    create_scratch_database,
-    drop_scratch_database,
     s3_client,
     start_live_server,
 )
+from tests.web.conftest import serve_backend
 from tests.web.deletion_helpers import Place, count_rows, objects_of, set_owner
 
 OWNER = {"Authorization": "Bearer owner-key"}
@@ -34,29 +32,13 @@ def place(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Place]:
     workdir = tmp_path_factory.mktemp("deletion")
-    if request.param == "sqlite+folder":
-        server = start_live_server(workdir, **KEYS)
-        yield Place(server, f"sqlite:///{workdir / 'pixyproxy.db'}", workdir / "images")
-        server.stop()
-        return
-    request.getfixturevalue("mysql_available")
-    endpoint: str = request.getfixturevalue("moto_endpoint")
-    bucket = f"pixy-{uuid.uuid4().hex[:12]}"
-    database_url = create_scratch_database()
-    server = start_live_server(
-        workdir,
-        **KEYS,
-        PIXY_DATABASE_URL=database_url,
-        PIXY_STORAGE_URL=f"s3://{bucket}/images",
-        PIXY_S3_ENDPOINT_URL=endpoint,
-        PIXY_S3_CREATE_BUCKET="true",
-        **S3_CREDENTIALS,
-    )
-    try:
-        yield Place(server, database_url, None, s3_client(endpoint), bucket)
-    finally:
-        server.stop()
-        drop_scratch_database(database_url)
+    mysql_s3 = request.param == "mysql+s3"
+    with serve_backend(request, workdir, request.param, mysql_s3=mysql_s3, **KEYS) as backend:
+        if backend.moto_endpoint is None:
+            yield Place(backend.server, backend.database_url, workdir / "images")
+        else:
+            s3 = s3_client(backend.moto_endpoint)
+            yield Place(backend.server, backend.database_url, None, s3, backend.bucket)
 
 
 def make_image(server: LiveServer, prompt: str) -> dict[str, Any]:

@@ -12,17 +12,12 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from app.data.database import open_database
-from app.data.init import init_database
 from tests.fixtures import (
     LiveServer,
-    create_scratch_database,
-    drop_scratch_database,
     mysql_connect,
-    start_live_server,
     wait_until,
 )
-from tests.seeding import seed_images
+from tests.web.conftest import seeded_server
 
 ROWS = 60_000
 # Nine one-letter words found only at the end of each long prompt, and one found nowhere: too
@@ -37,22 +32,9 @@ def long_prompt(n: int, rng: random.Random) -> str:
 @pytest.fixture(params=["sqlite", "mysql"])
 def slow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
     """A server whose slow search runs for seconds, with a deadline far beyond the test."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'pixy.db'}"
-    else:
-        request.getfixturevalue("mysql_available")
-        url = create_scratch_database()
-    database = open_database(url, pool_size=1)
-    try:
-        init_database(database)
-        seed_images(database, ROWS, long_prompt)
-    finally:
-        database.close()
-    live = start_live_server(tmp_path, PIXY_DATABASE_URL=url, PIXY_LISTING_TIMEOUT="300")
-    yield live, url
-    live.stop()
-    if request.param == "mysql":
-        drop_scratch_database(url)
+    with seeded_server(request, tmp_path, ROWS, long_prompt, PIXY_LISTING_TIMEOUT="300") as seeded:
+        live, url, _ = seeded
+        yield live, url
 
 
 def send_and_leave_open(live: LiveServer, params: dict[str, str]) -> socket.socket:

@@ -11,16 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.data.database import open_database
-from app.data.init import init_database
 from tests.fixtures import (
     LiveServer,
-    create_scratch_database,
-    drop_scratch_database,
     start_live_server,
 )
 from tests.problems import assert_problem
-from tests.seeding import seed_images
+from tests.web.conftest import seeded_server
 
 TEN_WORDS = "a b c d e f g h i j"
 
@@ -188,22 +184,8 @@ def test_a_range_of_five_thousand_digits_is_a_416(
 @pytest.fixture(params=["sqlite", "mysql"])
 def crowded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
     """A server with 20,000 images whose listing queries may run for a millisecond."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'pixy.db'}"
-    else:
-        request.getfixturevalue("mysql_available")
-        url = create_scratch_database()
-    database = open_database(url, pool_size=1)
-    try:
-        init_database(database)
-        guid = seed_images(database, 20_000)[0]
-    finally:
-        database.close()
-    live = start_live_server(tmp_path, PIXY_DATABASE_URL=url, PIXY_LISTING_TIMEOUT="0.001")
-    yield live, guid
-    live.stop()
-    if request.param == "mysql":
-        drop_scratch_database(url)
+    with seeded_server(request, tmp_path, 20_000, PIXY_LISTING_TIMEOUT="0.001") as (live, _, guids):
+        yield live, guids[0]
 
 
 def test_a_search_past_its_deadline_is_a_504_and_reads_go_on(
