@@ -154,22 +154,7 @@ def start_live_server(workdir: Path, **settings: str) -> LiveServer:
     }
     env = clean_environment(PIXY_HOST="127.0.0.1", PIXY_PORT=str(port), **settings)
     env["PYTHONPATH"] = str(PROJECT_ROOT)
-    log_path = workdir / f"server-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app"],
-            cwd=workdir,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(process, f"http://127.0.0.1:{port}", log_path, workdir)
-    try:
-        wait_until_answers(f"{server.base_url}/healthz", process)
-    except RuntimeError as exc:
-        server.stop()
-        raise RuntimeError(f"{exc}:\n{log_path.read_text()}") from exc
-    return server
+    return _launch(workdir, ["-m", "app"], port, env, workdir / f"server-{port}.log")
 
 
 def wait_until(condition: Callable[[], bool], *, seconds: float = 30) -> None:
@@ -185,11 +170,18 @@ def start_uvicorn(workdir: Path, *options: str, **settings: str) -> LiveServer:
     """``uvicorn app.main:app OPTIONS`` on 127.0.0.1, as the README's other-server lines run it."""
     port = free_port()
     env = clean_environment(PYTHONPATH=str(PROJECT_ROOT), **settings)
-    log_path = workdir / f"uvicorn-{port}.log"
     command = ["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    return _launch(workdir, [*command, *options], port, env, workdir / f"uvicorn-{port}.log")
+
+
+def _launch(
+    workdir: Path, arguments: list[str], port: int, env: dict[str, str], log_path: Path
+) -> LiveServer:
+    """Run ``python ARGUMENTS`` in ``workdir``, its output to ``log_path``, until its
+    /healthz on ``port`` answers; a server that never does is stopped, its log in the error."""
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, *command, *options],
+            [sys.executable, *arguments],
             cwd=workdir,
             env=env,
             stdout=log_file,
