@@ -35,6 +35,14 @@ class Event:
     data: dict[str, Any]
 
 
+def submit(client: httpx.Client, prompt: str) -> str:
+    """Ask for an image as a job; its URL."""
+    response = client.post("/image", json={"prompt": prompt}, headers=ASYNC)
+    assert response.status_code == 202, response.text
+    location: str = response.headers["location"]
+    return location
+
+
 def read_events(
     server: LiveServer, location: str, *, last_event_id: int | None = None, limit: int = 50
 ) -> tuple[list[Event], int]:
@@ -89,9 +97,7 @@ def test_a_stream_tells_status_then_partials_then_the_end(
     server: LiveServer, fake: FakeOpenAI
 ) -> None:
     with server.client() as client:
-        location = client.post("/image", json={"prompt": "progress"}, headers=ASYNC).headers[
-            "location"
-        ]
+        location = submit(client, "progress")
         events, keepalives = read_events(server, location)
         partials = [
             client.get(e.data["url"], headers=KEY) for e in events if e.kind == "partial_image"
@@ -113,9 +119,7 @@ def test_resuming_with_last_event_id_repeats_nothing_and_loses_nothing(
     server: LiveServer, fake: FakeOpenAI
 ) -> None:
     with server.client() as client:
-        location = client.post("/image", json={"prompt": "resume"}, headers=ASYNC).headers[
-            "location"
-        ]
+        location = submit(client, "resume")
         first, _ = read_events(server, location, limit=2)
         rest, _ = read_events(server, location, last_event_id=first[-1].id)
         whole, _ = read_events(server, location, last_event_id=0)
@@ -136,7 +140,7 @@ def test_events_are_the_owners_only_and_bad_ids_are_refused(
 ) -> None:
     fake.delay = 0.0
     with server.client() as client:
-        location = client.post("/image", json={"prompt": "mine"}, headers=ASYNC).headers["location"]
+        location = submit(client, "mine")
         other = client.get(f"{location}/events", headers={"Authorization": "Bearer other-key"})
         anonymous = client.get(f"{location}/events")
         missing = client.get(f"/jobs/{uuid.uuid4()}/events", headers=KEY)
@@ -171,9 +175,7 @@ def test_a_stream_on_one_replica_follows_a_job_run_by_another(
     watches = start_live_server(tmp_path / "b", **shared)
     try:
         with runs.client() as client:
-            location = client.post("/image", json={"prompt": "elsewhere"}, headers=ASYNC).headers[
-                "location"
-            ]
+            location = submit(client, "elsewhere")
         events, _ = read_events(watches, location)
         with watches.client() as client:
             partial = client.get(f"{location}/partials/1", headers=KEY)

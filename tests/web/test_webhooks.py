@@ -82,6 +82,21 @@ def settled(database_url: str, count: int = 1) -> list[dict[str, Any]]:
     return rows
 
 
+def deliver_one(
+    workdir: Path, database_url: str, receiver: WebhookReceiver, prompt: str, **settings: str
+) -> dict[str, Any]:
+    """Make one image with a webhook to ``receiver`` and wait for its delivery to settle."""
+    server = serve(workdir, database_url, **settings)
+    try:
+        with server.client() as client:
+            body = {"prompt": prompt, "webhook_url": receiver.url}
+            assert client.post("/image", json=body).status_code == 200
+            [row] = settled(database_url)
+    finally:
+        server.stop()
+    return row
+
+
 def verified(received_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     """The message, once the independent verifier has checked its signature."""
     wanted = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -138,14 +153,9 @@ def test_a_failing_receiver_gets_the_same_message_again(
     tmp_path: Path, database_url: str, receiver: WebhookReceiver
 ) -> None:
     receiver.script = [500, 500]
-    server = serve(tmp_path / "a", database_url, PIXY_WEBHOOK_RETRY_SCHEDULE="1,1")
-    try:
-        with server.client() as client:
-            body = {"prompt": "retried", "webhook_url": receiver.url}
-            assert client.post("/image", json=body).status_code == 200
-            [row] = settled(database_url)
-    finally:
-        server.stop()
+    row = deliver_one(
+        tmp_path / "a", database_url, receiver, "retried", PIXY_WEBHOOK_RETRY_SCHEDULE="1,1"
+    )
     assert row["status"] == "delivered" and row["attempts"] == 3
     assert receiver.answered == [500, 500, 200]
     assert {got.headers["webhook-id"] for got in receiver.requests} == {row["id"]}
@@ -157,14 +167,9 @@ def test_a_failing_receiver_gets_the_same_message_again(
 def test_the_retries_run_out_on_the_schedule(tmp_path: Path, receiver: WebhookReceiver) -> None:
     receiver.answer = 503
     database_url = f"sqlite:///{tmp_path / 'pixyproxy.db'}"
-    server = serve(tmp_path / "a", database_url, PIXY_WEBHOOK_RETRY_SCHEDULE="0.5,0.5")
-    try:
-        with server.client() as client:
-            body = {"prompt": "never taken", "webhook_url": receiver.url}
-            assert client.post("/image", json=body).status_code == 200
-            [row] = settled(database_url)
-    finally:
-        server.stop()
+    row = deliver_one(
+        tmp_path / "a", database_url, receiver, "never taken", PIXY_WEBHOOK_RETRY_SCHEDULE="0.5,0.5"
+    )
     assert row["status"] == "failed" and row["attempts"] == 3
     assert row["last_status"] == 503
     assert receiver.answered == [503, 503, 503]
@@ -222,14 +227,9 @@ def test_a_receiver_that_never_answers_holds_a_bounded_number_of_connections(
 def test_redirects_are_not_followed(tmp_path: Path, receiver: WebhookReceiver) -> None:
     receiver.answer = "redirect"
     database_url = f"sqlite:///{tmp_path / 'pixyproxy.db'}"
-    server = serve(tmp_path / "a", database_url, PIXY_WEBHOOK_RETRY_SCHEDULE="")
-    try:
-        with server.client() as client:
-            body = {"prompt": "moved", "webhook_url": receiver.url}
-            assert client.post("/image", json=body).status_code == 200
-            [row] = settled(database_url)
-    finally:
-        server.stop()
+    row = deliver_one(
+        tmp_path / "a", database_url, receiver, "moved", PIXY_WEBHOOK_RETRY_SCHEDULE=""
+    )
     assert row["status"] == "failed" and row["last_status"] == 302
     assert [got.path for got in receiver.requests] == ["/hook"]
 
