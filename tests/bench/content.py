@@ -156,11 +156,11 @@ def run() -> None:
                 s3,
                 lambda key: len(client.get_object(Bucket="bench", Key=key)["Body"].read()),
             )
-            bench_redirect(table, s3.workdir, s3.settings, client)
+            bench_redirect(table, s3.workdir, s3.settings)
     table.publish()
 
 
-def bench_redirect(table: Table, workdir: Path, settings: dict[str, str], client: object) -> None:
+def bench_redirect(table: Table, workdir: Path, settings: dict[str, str]) -> None:
     """How fast the service answers with a redirect instead of the bytes."""
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     with service(
