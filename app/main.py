@@ -335,6 +335,7 @@ def _build_services(settings: Settings, data: DataParts, generator: ImageGenerat
             jobs=jobs_repository,
             watcher=watcher,
             view=jobs.view,
+            owned=jobs.owned,
             read=keeper.read_partial,
             keepalive_seconds=settings.events_keepalive_seconds,
         ),

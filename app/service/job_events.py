@@ -11,7 +11,7 @@ Streams do not poll the database each: they wait on the replica's ``JobWatcher``
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -48,6 +48,7 @@ class JobEvents:
         jobs: JobRepository,
         watcher: JobWatcher,
         view: Callable[[JobRecord], Any],
+        owned: Callable[..., Awaitable[JobRecord]],
         read: Callable[[str], bytes],
         keepalive_seconds: float,
     ) -> None:
@@ -55,14 +56,12 @@ class JobEvents:
         self._read = read
         self._watcher = watcher
         self._view = view
+        self._owned = owned
         self._keepalive_seconds = keepalive_seconds
 
     async def open(self, job_id: UUID, *, caller: Caller) -> JobRecord:
         """The job, if the caller may follow it; ``JobNotFound`` for anyone else."""
-        record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
-        if record is None or not (record.owner == caller.id or caller.admin):
-            raise JobNotFound(f"you have no job with the id {job_id}")
-        return record
+        return await self._owned(job_id, caller=caller)
 
     async def partial(self, job_id: UUID, index: int, *, caller: Caller) -> tuple[bytes, str]:
         """A partial render of the caller's job: its bytes and media type."""

@@ -133,10 +133,15 @@ class JobService:
 
     async def get(self, job_id: UUID, *, caller: Caller) -> Job:
         """The job as its owner (or an operator) sees it; ``JobNotFound`` for anyone else."""
+        return await self.view(await self.owned(job_id, caller=caller))
+
+    async def owned(self, job_id: UUID, *, caller: Caller) -> JobRecord:
+        """The job's record if ``caller`` made it (or is an operator); ``JobNotFound`` for
+        anyone else, as for a job that does not exist."""
         record = await anyio.to_thread.run_sync(self._jobs.get, job_id)
         if record is None or not (record.owner == caller.id or caller.admin):
             raise JobNotFound(f"you have no job with the id {job_id}")
-        return await self.view(record)
+        return record
 
     async def view(self, record: JobRecord) -> Job:
         """What a client sees of a job: its image once succeeded (``None`` once that image was
